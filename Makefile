@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make run` starts the bridge, `make test` runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/bridge serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge tests benchmarks
+	$(BIN)/ruff format --check bridge tests benchmarks
+	$(BIN)/mypy bridge
+
+test: lint
+	$(BIN)/python -m pytest -q -ra
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix bridge tests benchmarks
+	$(BIN)/ruff format bridge tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/bridge bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

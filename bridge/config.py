@@ -1,0 +1,132 @@
+"""One settings object, read from the environment and `.env` (prefix ``BRIDGE_``).
+
+The LLM endpoint also honours the standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
+Settings are passed to whatever needs them; nothing reads the environment globally.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+ENV_PREFIX = "BRIDGE_"
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the environment key."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    # Speech-to-text (faster-whisper)
+    stt_model: str = "tiny.en"
+    stt_device: Literal["auto", "cpu", "cuda"] = "auto"
+    stt_compute_type: str = "auto"
+    stt_language: str = "en"
+    stt_prompt: str = ""
+    stt_beam_size: int = Field(default=1, ge=1, le=10)
+    stt_cpu_threads: int = Field(default=0, ge=0)
+    stt_workers: int = Field(default=1, ge=1, le=64)
+
+    # Text-to-speech
+    tts_backend: Literal["piper", "openai", "coqui"] = "piper"
+    tts_voice: str = "en_US-joe-medium"
+    tts_model: str = ""
+    tts_speed: float = Field(default=1.0, gt=0.2, le=4.0)
+    tts_base_url: str = ""
+    tts_api_key: str = ""
+    tts_workers: int = Field(default=1, ge=1, le=64)
+
+    # LLM (any OpenAI-compatible chat completions endpoint)
+    llm_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=AliasChoices("BRIDGE_LLM_BASE_URL", "OPENAI_BASE_URL"),
+    )
+    llm_api_key: str = Field(
+        default="",
+        validation_alias=AliasChoices("BRIDGE_LLM_API_KEY", "OPENAI_API_KEY"),
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(default=15.0, gt=0)
+    llm_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=400, ge=1)
+    system_prompt: str = (
+        "You are a helpful voice assistant on a phone call. Answer briefly, in plain spoken "
+        "sentences without lists or markup."
+    )
+
+    # Voice activity detection and turn taking
+    vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)
+    vad_silence_ms: int = Field(default=500, ge=32, le=10000)
+    vad_min_speech_ms: int = Field(default=96, ge=0, le=5000)
+
+    # Limits
+    max_sessions: int = Field(default=100, ge=1)
+    max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    max_audio_buffer_s: float = Field(default=120.0, gt=0)
+    max_session_s: float = Field(default=3600.0, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        # A comma-separated list is friendlier in an env file than JSON.
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("stt_model", "tts_voice", "llm_model")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @property
+    def piper_voice_path(self) -> Path | None:
+        """A voice given as a path to an ``.onnx`` file, or None for a bundled voice name."""
+        path = Path(self.tts_voice)
+        return path if path.suffix == ".onnx" else None
+
+
+def _env_key(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return " / ".join(str(choice) for choice in alias.choices)
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one ConfigError naming each bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            got = error.get("input")
+            shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+            problems.append(f"{_env_key(error['loc'])}: {error['msg']}{shown}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
