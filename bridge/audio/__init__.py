@@ -1,0 +1,22 @@
+"""Audio primitives: G.711 companding, streaming resampling and fixed-size framing."""
+
+from bridge.audio.framer import Framer, frame_bytes
+from bridge.audio.g711 import (
+    G711Law,
+    alaw_to_pcm16,
+    pcm16_to_alaw,
+    pcm16_to_ulaw,
+    ulaw_to_pcm16,
+)
+from bridge.audio.resample import StreamResampler
+
+__all__ = [
+    "Framer",
+    "G711Law",
+    "StreamResampler",
+    "alaw_to_pcm16",
+    "frame_bytes",
+    "pcm16_to_alaw",
+    "pcm16_to_ulaw",
+    "ulaw_to_pcm16",
+]
