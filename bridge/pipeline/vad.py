@@ -1,0 +1,204 @@
+"""Voice activity detection with Silero VAD (the ONNX model shipped inside faster-whisper).
+
+Three layers, each one concept:
+
+* :class:`SileroVad` – the model, loaded once per process and shared by every stream.
+* :class:`SpeechSegmenter` – a pure state machine from per-window speech probabilities to
+  speech started / stopped events (threshold, prefix padding, silence duration).
+* :class:`VadStream` – per-stream state (model memory, resampler, partial window) gluing the two;
+  inference runs on the model's own thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.audio import StreamResampler
+
+MODEL_RATE = 16_000
+WINDOW_SAMPLES = 512  # 32 ms at 16 kHz, the only window Silero v6 accepts here
+CONTEXT_SAMPLES = 64  # samples of the previous window the model sees with each new one
+WINDOW_MS = WINDOW_SAMPLES * 1000 // MODEL_RATE
+_STATE_SHAPE = (1, 1, 128)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def bundled_model_path() -> Path:
+    import faster_whisper
+
+    return Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+
+
+class SileroVad:
+    """The shared model. ``probabilities`` is thread-safe; state travels with the caller."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        # One small LSTM step per 32 ms: extra threads only add scheduling cost.
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(path or bundled_model_path()),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        )
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+
+    def new_state(self) -> VadModelState:
+        return VadModelState()
+
+    def probabilities(self, state: VadModelState, audio: FloatArray) -> list[float]:
+        """Speech probability of each 512-sample window of 16 kHz ``audio``."""
+        probs: list[float] = []
+        for start in range(0, len(audio) - WINDOW_SAMPLES + 1, WINDOW_SAMPLES):
+            window = audio[start : start + WINDOW_SAMPLES]
+            model_input = np.concatenate([state.context, window])[np.newaxis, :]
+            out, state.h, state.c = self._session.run(
+                None, {"input": model_input, "h": state.h, "c": state.c}
+            )
+            state.context = window[-CONTEXT_SAMPLES:]
+            probs.append(float(out.reshape(-1)[0]))
+        return probs
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _zeros(*shape: int) -> FloatArray:
+    return np.zeros(shape, dtype=np.float32)
+
+
+@dataclass
+class VadModelState:
+    """The model's recurrent memory for one stream."""
+
+    h: FloatArray = field(default_factory=lambda: _zeros(*_STATE_SHAPE))
+    c: FloatArray = field(default_factory=lambda: _zeros(*_STATE_SHAPE))
+    context: FloatArray = field(default_factory=lambda: _zeros(CONTEXT_SAMPLES))
+
+
+@dataclass(frozen=True)
+class VadParams:
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    min_speech_ms: int = 96
+
+    @property
+    def negative_threshold(self) -> float:
+        # Hysteresis: once speaking, a dip just under the threshold is not yet silence.
+        return max(0.01, self.threshold - 0.15)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Speech began at ``start_ms`` (stream time); audio from ``audio_start_ms`` includes padding."""
+
+    start_ms: int
+    audio_start_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """Speech ended at ``end_ms``; reported once ``silence_duration_ms`` of silence followed."""
+
+    end_ms: int
+
+
+SpeechEvent = SpeechStarted | SpeechStopped
+
+
+class SpeechSegmenter:
+    """Turns a sequence of window probabilities into speech start/stop events (sans-I/O)."""
+
+    def __init__(self, params: VadParams, window_ms: int = WINDOW_MS) -> None:
+        self.params = params
+        self._window_ms = window_ms
+        self._now_ms = 0
+        self._speaking = False
+        self._candidate_start: int | None = None
+        self._last_voiced_end = 0
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    @property
+    def silence_ms(self) -> int:
+        """How long the current speech has been silent (0 while voiced or not speaking)."""
+        return self._now_ms - self._last_voiced_end if self._speaking else 0
+
+    def push(self, probability: float) -> SpeechEvent | None:
+        start, self._now_ms = self._now_ms, self._now_ms + self._window_ms
+        p = self.params
+        if not self._speaking:
+            if probability < p.threshold:
+                self._candidate_start = None
+                return None
+            if self._candidate_start is None:
+                self._candidate_start = start
+            self._last_voiced_end = self._now_ms
+            # A click or a cough shorter than min_speech_ms does not start a turn.
+            if self._now_ms - self._candidate_start < max(p.min_speech_ms, self._window_ms):
+                return None
+            self._speaking = True
+            onset = self._candidate_start
+            return SpeechStarted(onset, max(0, onset - p.prefix_padding_ms))
+        if probability >= p.negative_threshold:
+            self._last_voiced_end = self._now_ms
+            return None
+        if self._now_ms - self._last_voiced_end >= p.silence_duration_ms:
+            self._speaking = False
+            self._candidate_start = None
+            return SpeechStopped(self._last_voiced_end)
+        return None
+
+
+class VadStream:
+    """VAD for one audio stream at 8 kHz or 16 kHz (or any rate: it resamples to 16 kHz)."""
+
+    def __init__(self, model: SileroVad, params: VadParams, sample_rate: int) -> None:
+        self._model = model
+        self._state = model.new_state()
+        self.segmenter = SpeechSegmenter(params)
+        self._resampler = StreamResampler(sample_rate, MODEL_RATE) if sample_rate != MODEL_RATE else None
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    @property
+    def speaking(self) -> bool:
+        return self.segmenter.speaking
+
+    def _windows(self, pcm: bytes) -> FloatArray:
+        if self._resampler is not None:
+            pcm = self._resampler.process(pcm)
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        audio = np.concatenate([self._pending, samples])
+        usable = len(audio) - len(audio) % WINDOW_SAMPLES
+        self._pending = audio[usable:]
+        return audio[:usable]
+
+    def process_sync(self, pcm: bytes) -> list[SpeechEvent]:
+        audio = self._windows(pcm)
+        probs = self._model.probabilities(self._state, audio) if len(audio) else []
+        return [event for p in probs if (event := self.segmenter.push(p)) is not None]
+
+    async def process(self, pcm: bytes) -> list[SpeechEvent]:
+        """Feed 16-bit PCM; returns the speech events it completes. Inference runs off-loop."""
+        audio = self._windows(pcm)
+        if not len(audio):
+            return []
+        loop = asyncio.get_running_loop()
+        probs = await loop.run_in_executor(
+            self._model.executor, self._model.probabilities, self._state, audio
+        )
+        return [event for p in probs if (event := self.segmenter.push(p)) is not None]

@@ -1,0 +1,1 @@
+"""Tools for tests, benchmarks and demos: a scripted OpenAI-compatible LLM and a loopback server."""

@@ -1,0 +1,45 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.pipeline.text import ClauseSplitter, split_sentences
+
+
+def stream(text: str, pieces: list[int]) -> list[str]:
+    splitter, out, pos = ClauseSplitter(), [], 0
+    for size in pieces:
+        out += splitter.feed(text[pos : pos + size])
+        pos += size
+    out += splitter.feed(text[pos:])
+    return out + splitter.flush()
+
+
+def test_sentences_split_at_their_ends() -> None:
+    assert split_sentences("Hello there. How are you? Fine!") == [
+        "Hello there.",
+        "How are you?",
+        "Fine!",
+    ]
+
+
+def test_first_clause_is_released_at_a_comma_once_long_enough() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.feed("Sure thing, ") == []  # under 12 characters: too short to say alone
+    splitter = ClauseSplitter()
+    assert splitter.feed("Our store opens at nine, and ") == ["Our store opens at nine,"]
+
+
+def test_abbreviations_numbers_and_decimals_do_not_split() -> None:
+    text = "Dr. Smith sees 1,000 people at 3.30 p.m. daily. Bye."
+    assert split_sentences(text) == ["Dr. Smith sees 1,000 people at 3.30 p.m. daily.", "Bye."]
+
+
+def test_clause_is_released_before_the_reply_ends() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.feed("The weather in Paris is sunny. It") == ["The weather in Paris is sunny."]
+    assert splitter.flush() == ["It"]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=7), max_size=40))
+def test_streaming_in_any_pieces_loses_no_words(pieces: list[int]) -> None:
+    text = "Well, thank you for calling the clinic. Your appointment, as booked, is on Monday! Bye"
+    assert " ".join(stream(text, pieces)).split() == text.split()
