@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,9 +22,15 @@ log = get_logger("bridge.app")
 class Runtime:
     """What the app shares between requests: settings and the engines once they are loaded."""
 
-    def __init__(self, settings: Settings, engines: Engines | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engines: Engines | None = None,
+        loader: Callable[[Settings], Awaitable[Engines]] = load_engines_async,
+    ) -> None:
         self.settings = settings
         self.engines = engines
+        self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None
 
@@ -36,10 +42,15 @@ class Runtime:
         if self.engines is None and self._loader is None:
             self._loader = asyncio.create_task(self._load())
 
+    async def wait_loaded(self) -> None:
+        """Wait for loading to finish, successfully or not."""
+        if self._loader is not None:
+            await asyncio.shield(self._loader)
+
     async def _load(self) -> None:
         log.info("loading models", stt=self.settings.stt_model, tts=self.settings.tts_voice)
         try:
-            self.engines = await load_engines_async(self.settings)
+            self.engines = await self._load_engines(self.settings)
         except Exception as exc:
             self.load_error = str(exc)
             log.error("model loading failed", error=self.load_error)
@@ -83,9 +94,13 @@ async def list_models(request: Request) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data})
 
 
-def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    engines: Engines | None = None,
+    loader: Callable[[Settings], Awaitable[Engines]] = load_engines_async,
+) -> Starlette:
     """Build the app. Pass ``engines`` to share already-loaded models (tests do)."""
-    runtime = Runtime(settings, engines)
+    runtime = Runtime(settings, engines, loader)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -19,7 +19,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {"host": args.host, "port": args.port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if not settings.api_keys:
-        get_logger("bridge").warning("no BRIDGE_API_KEYS set: the API is open to anyone who can reach it")
+        get_logger("bridge").warning(
+            "no BRIDGE_API_KEYS set: the API is open to anyone who can reach it"
+        )
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

@@ -15,7 +15,9 @@ from typing import Any, TextIO
 import structlog
 
 
-def configure_logging(level: str = "info", fmt: str = "console", stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "info", fmt: str = "console", stream: TextIO | None = None
+) -> None:
     """Route structlog and the stdlib loggers (uvicorn, libraries) through one renderer."""
     renderer: Any = (
         structlog.processors.JSONRenderer()

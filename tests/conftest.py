@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,9 +15,10 @@ from bridge.pipeline.vad import SileroVad
 
 @pytest.fixture(scope="session")
 def piper() -> Iterator[PiperTTS]:
-    tts = PiperTTS()
+    # Noise off: the same text gives the same audio in every run.
+    tts = PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
     yield tts
-    tts.close()
+    asyncio.run(tts.close())
 
 
 @pytest.fixture(scope="session")

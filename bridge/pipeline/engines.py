@@ -25,7 +25,7 @@ class Engines:
     async def close(self) -> None:
         self.vad.close()
         self.stt.close()
-        self.tts.close()
+        await self.tts.close()
         await self.llm.close()
 
 

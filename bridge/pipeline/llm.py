@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import openai
 from openai import AsyncOpenAI
 
@@ -86,7 +85,7 @@ class ChatLLM:
             base_url=base_url,
             # Local servers need no key, but the client insists on one.
             api_key=api_key or "not-needed",
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            timeout=timeout_s,
             # A caller is waiting: a failed request is reported, not silently retried.
             max_retries=0,
         )

@@ -68,9 +68,7 @@ class ClauseSplitter:
 
 def _inside_number(text: str, index: int) -> bool:
     """True for the comma in "1,000" (a thousands separator, not a pause)."""
-    return (
-        0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit()
-    )
+    return 0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit()
 
 
 def split_sentences(text: str) -> list[str]:

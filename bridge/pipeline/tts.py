@@ -33,7 +33,7 @@ class TextToSpeech(Protocol):
         """16-bit mono PCM chunks at ``sample_rate`` for ``text``."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 def float_to_pcm16(audio: npt.NDArray[np.floating[Any]]) -> bytes:
@@ -60,7 +60,7 @@ class _ClauseSynthesizer:
             if pcm:
                 yield pcm
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -76,11 +76,22 @@ def resolve_piper_voice(voice: str) -> tuple[Path, Path]:
         if config.is_file():
             return model, config
         raise TTSError(f"Piper voice config {config} not found beside {model}")
-    raise TTSError(f"unknown Piper voice {voice!r}: use {BUNDLED_VOICE!r} or a path to a .onnx file")
+    raise TTSError(
+        f"unknown Piper voice {voice!r}: use {BUNDLED_VOICE!r} or a path to a .onnx file"
+    )
 
 
 class PiperTTS(_ClauseSynthesizer):
-    def __init__(self, voice: str = BUNDLED_VOICE, *, speed: float = 1.0, workers: int = 1) -> None:
+    def __init__(
+        self,
+        voice: str = BUNDLED_VOICE,
+        *,
+        speed: float = 1.0,
+        workers: int = 1,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+    ) -> None:
+        """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it)."""
         from piper import PiperVoice, SynthesisConfig
 
         model, config = resolve_piper_voice(voice)
@@ -88,7 +99,9 @@ class PiperTTS(_ClauseSynthesizer):
             self._voice = PiperVoice.load(model, config_path=config)
         except Exception as exc:  # onnxruntime and json errors alike
             raise TTSError(f"cannot load Piper voice {voice!r}: {exc}") from exc
-        self._config = SynthesisConfig(length_scale=1.0 / speed)
+        self._config = SynthesisConfig(
+            length_scale=1.0 / speed, noise_scale=noise_scale, noise_w_scale=noise_w_scale
+        )
         self.name = voice if voice == BUNDLED_VOICE else model.stem
         self.sample_rate = int(self._voice.config.sample_rate)
         super().__init__(workers)
@@ -106,7 +119,9 @@ class CoquiTTS(_ClauseSynthesizer):
         try:
             from TTS.api import TTS
         except ImportError as exc:
-            raise TTSError("the Coqui backend needs the extra: pip install 'voice-bridge[coqui]'") from exc
+            raise TTSError(
+                "the Coqui backend needs the extra: pip install 'voice-bridge[coqui]'"
+            ) from exc
         directory = Path(model_dir).expanduser()
         checkpoints = sorted(directory.glob("*.pth"))
         if not (directory / "config.json").is_file() or not checkpoints:
@@ -131,7 +146,14 @@ class OpenAISpeechTTS:
     sample_rate = 24_000
 
     def __init__(
-        self, *, base_url: str, api_key: str, model: str, voice: str, timeout_s: float, speed: float = 1.0
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        voice: str,
+        timeout_s: float,
+        speed: float = 1.0,
     ) -> None:
         from openai import AsyncOpenAI
 
@@ -163,8 +185,8 @@ class OpenAISpeechTTS:
         except openai.OpenAIError as exc:
             raise TTSError(f"speech endpoint {self._client.base_url} failed: {exc}") from exc
 
-    def close(self) -> None:
-        pass
+    async def close(self) -> None:
+        await self._client.close()
 
 
 def create_tts(
@@ -182,7 +204,12 @@ def create_tts(
         "piper": lambda: PiperTTS(voice, speed=speed, workers=workers),
         "coqui": lambda: CoquiTTS(model or voice, workers=workers),
         "openai": lambda: OpenAISpeechTTS(
-            base_url=base_url, api_key=api_key, model=model, voice=voice, timeout_s=timeout_s, speed=speed
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            voice=voice,
+            timeout_s=timeout_s,
+            speed=speed,
         ),
     }
     if backend not in factories:

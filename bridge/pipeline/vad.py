@@ -102,7 +102,7 @@ class VadParams:
 
 @dataclass(frozen=True)
 class SpeechStarted:
-    """Speech began at ``start_ms`` (stream time); audio from ``audio_start_ms`` includes padding."""
+    """Speech began at ``start_ms`` (stream time); ``audio_start_ms`` includes prefix padding."""
 
     start_ms: int
     audio_start_ms: int
@@ -171,7 +171,9 @@ class VadStream:
         self._model = model
         self._state = model.new_state()
         self.segmenter = SpeechSegmenter(params)
-        self._resampler = StreamResampler(sample_rate, MODEL_RATE) if sample_rate != MODEL_RATE else None
+        self._resampler = (
+            StreamResampler(sample_rate, MODEL_RATE) if sample_rate != MODEL_RATE else None
+        )
         self._pending = np.zeros(0, dtype=np.float32)
 
     @property

@@ -1,0 +1,99 @@
+"""Piper synthesis clause by clause, and the OpenAI-compatible speech backend."""
+
+import asyncio
+
+import numpy as np
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from bridge.pipeline.tts import (
+    BUNDLED_VOICE,
+    OpenAISpeechTTS,
+    PiperTTS,
+    TTSError,
+    create_tts,
+    resolve_piper_voice,
+)
+from bridge.testing.serve import serve_app
+
+
+async def test_piper_streams_one_chunk_per_clause(piper: PiperTTS) -> None:
+    chunks = [c async for c in piper.stream("Good morning. How can I help you today?")]
+    assert len(chunks) == 2
+    assert piper.sample_rate == 22_050
+    for chunk in chunks:
+        samples = np.frombuffer(chunk, dtype="<i2")
+        assert len(samples) > piper.sample_rate * 0.3  # real speech, not a click
+        assert np.abs(samples).max() > 3000
+
+
+async def test_piper_does_not_block_the_event_loop(piper: PiperTTS) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    audio = b"".join(
+        [c async for c in piper.stream("This sentence takes a while to say out loud.")]
+    )
+    task.cancel()
+    spoken_s = len(audio) / 2 / piper.sample_rate
+    assert spoken_s > 1.5
+    assert ticks >= 5  # the loop kept running while Piper worked
+
+
+def test_unknown_voice_and_backend_are_clear_errors(tmp_path) -> None:
+    with pytest.raises(TTSError, match="unknown Piper voice 'nobody'"):
+        resolve_piper_voice("nobody")
+    lone = tmp_path / "voice.onnx"
+    lone.write_bytes(b"")
+    with pytest.raises(TTSError, match=r"voice\.onnx\.json not found"):
+        resolve_piper_voice(str(lone))
+    with pytest.raises(TTSError, match="unknown TTS backend 'espeak'"):
+        create_tts("espeak", voice=BUNDLED_VOICE)
+
+
+def test_coqui_backend_explains_how_to_install_it() -> None:
+    pytest.importorskip("numpy")
+    try:
+        import TTS  # noqa: F401
+    except ImportError:
+        with pytest.raises(TTSError, match=r"voice-bridge\[coqui\]"):
+            create_tts("coqui", voice="/models/coqui")
+    else:
+        with pytest.raises(TTSError, match="not a Coqui model directory"):
+            create_tts("coqui", voice="/nonexistent")
+
+
+async def test_openai_speech_backend_streams_pcm_from_the_endpoint() -> None:
+    requests: list[dict[str, object]] = []
+    tone = (np.sin(np.arange(24_000) / 24_000 * 2 * np.pi * 440) * 8000).astype("<i2").tobytes()
+
+    async def speech(request: Request) -> StreamingResponse:
+        requests.append(await request.json())
+
+        async def body():  # odd-sized pieces: the client must re-align to whole samples
+            for start in range(0, len(tone), 999):
+                yield tone[start : start + 999]
+
+        return StreamingResponse(body(), media_type="audio/pcm")
+
+    app = Starlette(routes=[Route("/v1/audio/speech", speech, methods=["POST"])])
+    async with serve_app(app) as url:
+        tts = OpenAISpeechTTS(
+            base_url=f"{url}/v1", api_key="k", model="tts-1", voice="alloy", timeout_s=5
+        )
+        chunks = [c async for c in tts.stream("Hello there.")]
+        await tts.close()
+    assert all(len(c) % 2 == 0 for c in chunks)
+    assert b"".join(chunks) == tone
+    assert requests[0]["voice"] == "alloy"
+    assert requests[0]["response_format"] == "pcm"
+    assert requests[0]["input"] == "Hello there."
