@@ -16,16 +16,16 @@ run: $(STAMP)
 	$(BIN)/bridge serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests benchmarks
-	$(BIN)/ruff format --check bridge tests benchmarks
+	$(BIN)/ruff check bridge tests
+	$(BIN)/ruff format --check bridge tests
 	$(BIN)/mypy bridge
 
 test: lint
 	$(BIN)/python -m pytest -q -ra
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix bridge tests benchmarks
-	$(BIN)/ruff format bridge tests benchmarks
+	$(BIN)/ruff check --fix bridge tests
+	$(BIN)/ruff format bridge tests
 
 bench: $(STAMP)
 	$(BIN)/bridge bench

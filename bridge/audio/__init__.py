@@ -1,5 +1,6 @@
 """Audio primitives: G.711 companding, streaming resampling and fixed-size framing."""
 
+from bridge.audio.convert import Encoding, WireDecoder, WireEncoder, bytes_per_second
 from bridge.audio.framer import Framer, frame_bytes
 from bridge.audio.g711 import (
     G711Law,
@@ -11,6 +12,10 @@ from bridge.audio.g711 import (
 from bridge.audio.resample import StreamResampler
 
 __all__ = [
+    "Encoding",
+    "WireDecoder",
+    "WireEncoder",
+    "bytes_per_second",
     "Framer",
     "G711Law",
     "StreamResampler",
