@@ -13,13 +13,13 @@ from bridge.audio.resample import StreamResampler
 
 __all__ = [
     "Encoding",
-    "WireDecoder",
-    "WireEncoder",
-    "bytes_per_second",
     "Framer",
     "G711Law",
     "StreamResampler",
+    "WireDecoder",
+    "WireEncoder",
     "alaw_to_pcm16",
+    "bytes_per_second",
     "frame_bytes",
     "pcm16_to_alaw",
     "pcm16_to_ulaw",
