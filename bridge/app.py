@@ -15,6 +15,8 @@ from starlette.routing import Route
 from bridge.config import Settings
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines, load_engines_async
+from bridge.realtime.auth import KeyStore
+from bridge.realtime.endpoint import realtime_routes
 
 log = get_logger("bridge.app")
 
@@ -30,6 +32,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.engines = engines
+        self.keys = KeyStore(settings.api_keys)
+        self.sessions = 0  # live realtime sessions and calls
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None
@@ -117,6 +121,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/v1/models", list_models),
+            *realtime_routes(),
         ],
         lifespan=lifespan,
     )

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
+from bridge.app import create_app
 from bridge.audio import StreamResampler
+from bridge.config import Settings
+from bridge.pipeline.engines import Engines, vad_params
+from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.pipeline.vad import SileroVad
+from bridge.testing.llm_server import Reply, Rule, ScriptedLLM, ScriptedToolCall
+from bridge.testing.serve import serve_app
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +58,55 @@ def speak(piper: PiperTTS) -> Callable[[str, int], bytes]:
         return cache[key]
 
     return _speak
+
+
+@dataclass
+class RunningBridge:
+    url: str  # http://127.0.0.1:PORT
+    llm: ScriptedLLM
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/v1"
+
+
+DEFAULT_SCRIPT = [
+    Rule("hours", Reply("We are open from nine in the morning until five in the evening.")),
+    Rule("weather", Reply(tool_calls=(ScriptedToolCall("get_weather", {"city": "Paris"}),))),
+    Rule("sunny", Reply("It is sunny in Paris today."), role="tool"),
+    Rule("long story", Reply(" ".join(["This is a very long answer that goes on and on."] * 12))),
+]
+
+
+@pytest.fixture
+def llm_script() -> ScriptedLLM:
+    return ScriptedLLM(rules=DEFAULT_SCRIPT, default=Reply("Sorry, I did not catch that."))
+
+
+@pytest.fixture
+def bridge_settings() -> Settings:
+    return Settings(api_keys=[], vad_silence_ms=500)
+
+
+@pytest.fixture
+async def bridge(
+    llm_script: ScriptedLLM,
+    bridge_settings: Settings,
+    piper: PiperTTS,
+    stt: SpeechToText,
+    silero: SileroVad,
+) -> AsyncIterator[RunningBridge]:
+    """A bridge on a loopback port with the real models and a scripted LLM behind it."""
+    async with serve_app(llm_script.app()) as llm_url:
+        engines = Engines(
+            vad=silero,
+            vad_params=vad_params(bridge_settings),
+            stt=stt,
+            tts=piper,
+            llm=ChatLLM(base_url=f"{llm_url}/v1", api_key="", model="scripted", timeout_s=5),
+        )
+        app = create_app(bridge_settings, engines=engines)
+        async with serve_app(app) as url:
+            yield RunningBridge(url, llm_script, bridge_settings)
+        await engines.llm.close()

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from sdk_validation import validate_client_event
 
 from bridge.realtime.client_events import (
     MAX_APPEND_BYTES,
@@ -31,6 +30,7 @@ from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
 from bridge.realtime.items import InputTextPart, ItemReference, MessageItem
 from bridge.realtime.response import ResponseParams
+from bridge.testing.sdk_validation import validate_client_event
 
 PCM = bytes(range(64))
 PCM_B64 = base64.b64encode(PCM).decode()

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sdk_validation import SDK_UNION_GAPS, server_event_types, validate_server_event
 
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
@@ -74,6 +73,7 @@ from bridge.realtime.session_config import (
     ServerVad,
     SessionConfig,
 )
+from bridge.testing.sdk_validation import SDK_UNION_GAPS, server_event_types, validate_server_event
 
 RESP = "resp_001"
 ITEM = "item_001"

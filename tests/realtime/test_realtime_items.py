@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 import pytest
-from sdk_validation import validate_client_event, validate_server_event
 
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
@@ -23,6 +22,7 @@ from bridge.realtime.items import (
     parse_client_item,
     render_item,
 )
+from bridge.testing.sdk_validation import validate_client_event, validate_server_event
 
 PCM = b"\x01\x00\x02\x00" * 8
 PCM_B64 = base64.b64encode(PCM).decode()

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sdk_validation import validate_server_event
 
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
 from bridge.realtime.events import ResponseCreated, ResponseTextDelta, render_event
 from bridge.realtime.response import ResponseParams, new_response, parse_response_params
 from bridge.realtime.session_config import PCMA, PCMU, FunctionTool, SessionConfig
+from bridge.testing.sdk_validation import validate_server_event
 
 CONFIG = SessionConfig(voice="verse", output_audio_format=PCMU, max_output_tokens=300)
 

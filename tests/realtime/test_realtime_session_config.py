@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-from sdk_validation import validate_client_event, validate_server_event
 
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
@@ -24,6 +23,7 @@ from bridge.realtime.session_config import (
     apply_update,
     render_session,
 )
+from bridge.testing.sdk_validation import validate_client_event, validate_server_event
 
 WEATHER_SCHEMA = {
     "type": "object",

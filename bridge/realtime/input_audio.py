@@ -1,0 +1,157 @@
+"""The input audio buffer of a session: decoded PCM, stream time, and server VAD.
+
+Audio is kept as 16-bit PCM at the input format's rate. Times are stream milliseconds since the
+session's first appended sample, as the API reports them (``audio_start_ms``/``audio_end_ms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bridge.audio import G711Law
+from bridge.pipeline.vad import (
+    SileroVad,
+    SpeechEvent,
+    SpeechStarted,
+    SpeechStopped,
+    VadParams,
+    VadStream,
+)
+from bridge.realtime import errors
+from bridge.realtime.errors import RealtimeProtocolError
+from bridge.realtime.session_config import AudioFormat, SemanticVad, ServerVad, TurnDetection
+
+MIN_COMMIT_MS = 100  # the API refuses to commit less
+TRAILING_PAD_MS = 200  # silence kept after the last voiced window: Whisper likes a little
+# Local mapping of semantic_vad eagerness to the silence that ends a turn.
+SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 350}
+
+
+def vad_params(turn_detection: TurnDetection, min_speech_ms: int) -> VadParams | None:
+    if isinstance(turn_detection, ServerVad):
+        return VadParams(
+            threshold=turn_detection.threshold,
+            prefix_padding_ms=turn_detection.prefix_padding_ms,
+            silence_duration_ms=turn_detection.silence_duration_ms,
+            min_speech_ms=min_speech_ms,
+        )
+    if isinstance(turn_detection, SemanticVad):
+        return VadParams(
+            silence_duration_ms=SEMANTIC_SILENCE_MS[turn_detection.eagerness],
+            min_speech_ms=min_speech_ms,
+        )
+    return None
+
+
+class InputAudio:
+    def __init__(
+        self,
+        fmt: AudioFormat,
+        vad_model: SileroVad,
+        vad: VadParams | None,
+        *,
+        max_seconds: float,
+        stream_ms: float = 0.0,
+    ) -> None:
+        self.format = fmt
+        self.rate = fmt.sample_rate
+        self._law = None if fmt.encoding == "pcm16" else G711Law(fmt.encoding)
+        self._bytes_per_ms = self.rate * 2 / 1000
+        self._max_bytes = int(max_seconds * 1000 * self._bytes_per_ms)
+        self._vad = VadStream(vad_model, vad, self.rate) if vad is not None else None
+        self._keep_ms = (vad.prefix_padding_ms + 1000) if vad is not None else None
+        self._buffer = bytearray()
+        self._buffer_start_ms = stream_ms  # stream time of the buffer's first sample
+        self._vad_origin_ms = int(stream_ms)
+        self.stream_ms = stream_ms
+
+    @property
+    def speaking(self) -> bool:
+        return self._vad is not None and self._vad.speaking
+
+    @property
+    def buffered_ms(self) -> float:
+        return len(self._buffer) / self._bytes_per_ms
+
+    def decode(self, data: bytes) -> bytes:
+        """Wire bytes -> PCM, rejecting what cannot be audio in the configured format."""
+        if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE,
+                f"Audio must be raw {self.format.encoding} at {self.rate} Hz without a header, "
+                "not a WAV file.",
+                "audio",
+            )
+        if self._law is None and len(data) % 2:
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE,
+                "pcm16 audio must be whole 16-bit samples (an even number of bytes).",
+                "audio",
+            )
+        return data if self._law is None else self._law.decode(data)
+
+    async def append(self, data: bytes) -> list[SpeechEvent]:
+        pcm = self.decode(data)
+        if len(self._buffer) + len(pcm) > self._max_bytes:
+            limit_s = self._max_bytes / self._bytes_per_ms / 1000
+            raise RealtimeProtocolError(
+                "input_audio_buffer_full",
+                f"The input audio buffer holds at most {limit_s:g} s; commit or clear it first.",
+                "audio",
+            )
+        self._buffer += pcm
+        self.stream_ms += len(pcm) / self._bytes_per_ms
+        if self._vad is None:
+            return []
+        # The VAD counts from its own start; report stream time.
+        speech_events = [_shift(e, self._vad_origin_ms) for e in await self._vad.process(pcm)]
+        for event in speech_events:
+            if isinstance(event, SpeechStarted):
+                self._drop_before(event.audio_start_ms)
+        if not self._vad.speaking and self._keep_ms is not None:
+            self._drop_before(self.stream_ms - self._keep_ms)
+        return speech_events
+
+    def take(self, end_ms: float | None = None) -> bytes:
+        """Remove and return the buffered PCM, up to stream time ``end_ms`` (all when None)."""
+        cut = len(self._buffer)
+        if end_ms is not None:
+            cut = min(cut, self._offset(end_ms + TRAILING_PAD_MS))
+        taken = bytes(self._buffer[:cut])
+        del self._buffer[:cut]
+        self._buffer_start_ms += cut / self._bytes_per_ms
+        return taken
+
+    def check_commit(self) -> None:
+        if self.buffered_ms < MIN_COMMIT_MS:
+            raise RealtimeProtocolError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {self.buffered_ms:.2f}ms "
+                "of audio.",
+            )
+
+    def clear(self) -> None:
+        self.take()
+
+    def encode_for_item(self, pcm: bytes) -> bytes:
+        """PCM back to the wire format, for the ``input_audio`` part of the user's item."""
+        return pcm if self._law is None else self._law.encode(pcm)
+
+    def _offset(self, stream_ms: float) -> int:
+        offset = int((stream_ms - self._buffer_start_ms) * self._bytes_per_ms)
+        return max(0, min(len(self._buffer), offset - offset % 2))
+
+    def _drop_before(self, stream_ms: float) -> None:
+        cut = self._offset(stream_ms)
+        if cut:
+            del self._buffer[:cut]
+            self._buffer_start_ms += cut / self._bytes_per_ms
+
+
+def _shift(event: SpeechEvent, origin_ms: int) -> SpeechEvent:
+    if isinstance(event, SpeechStopped):
+        return replace(event, end_ms=event.end_ms + origin_ms)
+    return replace(
+        event, start_ms=event.start_ms + origin_ms, audio_start_ms=event.audio_start_ms + origin_ms
+    )

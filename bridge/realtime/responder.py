@@ -1,0 +1,270 @@
+"""One response: LLM tokens -> clauses -> TTS -> server events, in the API's order.
+
+:class:`ResponseRun` streams the LLM; text goes out as text deltas (text modality) or, clause by
+clause, as transcript deltas followed by the clause's audio (audio modality). Tool calls become
+``function_call`` items with streamed arguments. Cancelling the task ends the response with
+status ``cancelled``; an LLM or TTS failure ends it ``failed``. Either way every open part and
+item is closed and ``response.done`` is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.audio import WireEncoder, bytes_per_second
+from bridge.logging import get_logger
+from bridge.pipeline.llm import ChatLLM, Completed, LLMError, TextDelta, ToolCallDelta
+from bridge.pipeline.text import ClauseSplitter
+from bridge.pipeline.tts import TextToSpeech, TTSError
+from bridge.realtime import events as ev
+from bridge.realtime.conversation import Conversation
+from bridge.realtime.items import (
+    AudioPart,
+    FunctionCallItem,
+    Item,
+    ItemStatus,
+    MessageItem,
+    TextPart,
+)
+from bridge.realtime.response import Response, ResponseError, StatusReason, Usage
+from bridge.realtime.spoken import SpokenText
+
+log = get_logger("bridge.realtime.responder")
+
+AUDIO_DELTA_MS = 200  # audio per response.audio.delta: small enough to start playing at once
+Emit = Callable[[ev.ServerEvent], None]
+
+
+@dataclass
+class AssistantAudio:
+    """Playout bookkeeping for an assistant message, for truncation on barge-in."""
+
+    item: MessageItem
+    spoken: SpokenText = field(default_factory=SpokenText)
+    bytes_per_ms: float = 48.0
+    first_audio_at: float | None = None  # monotonic time the first delta went out
+
+    @property
+    def sent_ms(self) -> float:
+        return self.spoken.duration_ms
+
+
+@dataclass
+class _Message:
+    """The assistant message a response is writing (one content part)."""
+
+    item: MessageItem
+    part: TextPart | AudioPart
+    index: int
+    encoder: WireEncoder | None  # audio modality only
+
+
+@dataclass
+class LLMRequest:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    tool_choice: Any
+    temperature: float
+    max_tokens: int | None
+
+
+class ResponseRun:
+    def __init__(
+        self,
+        response: Response,
+        request: LLMRequest,
+        *,
+        llm: ChatLLM,
+        tts: TextToSpeech,
+        emit: Emit,
+        conversation: Conversation | None,
+    ) -> None:
+        self.response = response
+        self._request = request
+        self._llm = llm
+        self._tts = tts
+        self._emit = emit
+        self._conversation = conversation  # None for out-of-band responses
+        self.cancel_reason: StatusReason = "client_cancelled"
+        self.audio: AssistantAudio | None = None
+        self._message: _Message | None = None
+        self._calls: dict[int, FunctionCallItem] = {}
+        self._encoder: WireEncoder | None = None
+        self._audio_out = (
+            response.audio_output
+            if hasattr(response, "audio_output")
+            else ("audio" in response.output_modalities)
+        )
+
+    # --- the run -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._emit(ev.ResponseCreated(self.response))
+        try:
+            await self._generate()
+            if self.response.status == "in_progress":
+                self.response.status = "completed"
+        except asyncio.CancelledError:
+            self.response.status = "cancelled"
+            self.response.reason = self.cancel_reason
+        except (LLMError, TTSError) as exc:
+            log.warning("response failed", response_id=self.response.id, error=str(exc))
+            self.response.status = "failed"
+            self.response.error = ResponseError("server_error", "engine_error", str(exc))
+            self._emit(ev.ErrorEvent(str(exc), code="engine_error", error_type="server_error"))
+        finally:
+            self._finish_items()
+            self._emit(ev.ResponseDone(self.response))
+
+    async def _generate(self) -> None:
+        splitter = ClauseSplitter()
+        request = self._request
+        async for event in self._llm.stream(
+            request.messages,
+            tools=request.tools or None,
+            tool_choice=request.tool_choice,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+        ):
+            if isinstance(event, TextDelta):
+                message = self._message or self._start_message()
+                if isinstance(message.part, TextPart):
+                    self._add_text(message, message.part, event.text)
+                else:
+                    for clause in splitter.feed(event.text):
+                        await self._speak(message, message.part, clause)
+            elif isinstance(event, ToolCallDelta):
+                self._call_delta(event)
+            elif isinstance(event, Completed):
+                if self._message is not None and isinstance(self._message.part, AudioPart):
+                    for clause in splitter.flush():
+                        await self._speak(self._message, self._message.part, clause)
+                self.response.usage = Usage(
+                    input_text_tokens=event.usage.input_tokens,
+                    output_text_tokens=event.usage.output_tokens,
+                )
+                if event.finish_reason == "length":
+                    self.response.status = "incomplete"
+                    self.response.reason = "max_output_tokens"
+
+    # --- assistant message ---------------------------------------------------------------
+
+    def _start_message(self) -> _Message:
+        item = MessageItem(role="assistant", content=[], status="in_progress")
+        self._add_output_item(item)
+        part: TextPart | AudioPart = TextPart()
+        encoder = None
+        if self._audio_out:
+            part = AudioPart()
+            fmt = self.response.output_audio_format
+            encoder = WireEncoder(fmt.encoding, fmt.sample_rate, self._tts.sample_rate)
+            rate = bytes_per_second(fmt.encoding, fmt.sample_rate) / 1000
+            self.audio = AssistantAudio(item, bytes_per_ms=rate)
+        item.content.append(part)
+        self._message = _Message(item, part, self._index(item), encoder)
+        self._emit(
+            ev.ResponseContentPartAdded(self.response.id, item.id, self._message.index, 0, part)
+        )
+        return self._message
+
+    def _add_text(self, message: _Message, part: TextPart, delta: str) -> None:
+        part.text += delta
+        self._emit(ev.ResponseTextDelta(self.response.id, message.item.id, message.index, 0, delta))
+
+    async def _speak(self, message: _Message, part: AudioPart, clause: str) -> None:
+        audio, encoder = self.audio, message.encoder
+        assert audio is not None
+        assert encoder is not None
+        item_id, index = message.item.id, message.index
+        delta = clause if not part.transcript else " " + clause
+        part.transcript += delta
+        self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
+        chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
+        clause_bytes = 0
+        async for pcm in self._tts.stream(clause):
+            wire = encoder.encode(pcm)
+            for start in range(0, len(wire), chunk_bytes):
+                piece = wire[start : start + chunk_bytes]
+                if audio.first_audio_at is None:
+                    audio.first_audio_at = time.monotonic()
+                part.audio = (part.audio or b"") + piece
+                clause_bytes += len(piece)
+                self._emit(ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece))
+        audio.spoken.add(clause, clause_bytes / audio.bytes_per_ms)
+
+    # --- function calls ------------------------------------------------------------------
+
+    def _call_delta(self, delta: ToolCallDelta) -> None:
+        item = self._calls.get(delta.index)
+        if item is None:
+            item = FunctionCallItem(name=delta.name, status="in_progress")
+            if delta.call_id:
+                item.call_id = delta.call_id
+            self._calls[delta.index] = item
+            self._add_output_item(item)
+        if delta.arguments:
+            item.arguments += delta.arguments
+            self._emit(
+                ev.ResponseFunctionCallArgumentsDelta(
+                    self.response.id, item.id, self._index(item), item.call_id, delta.arguments
+                )
+            )
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def _index(self, item: Item) -> int:
+        return next(i for i, out in enumerate(self.response.output) if out is item)
+
+    def _add_output_item(self, item: Item) -> None:
+        self.response.output.append(item)
+        self._emit(ev.ResponseOutputItemAdded(self.response.id, self._index(item), item))
+        if self._conversation is not None:
+            previous = self._conversation.insert(item)
+            self._emit(ev.ConversationItemAdded(item, previous))
+
+    def _finish_items(self) -> None:
+        """Close every open part and item, in output order (also after a cancel or failure)."""
+        status: ItemStatus = "completed" if self.response.status == "completed" else "incomplete"
+        for item in self.response.output:
+            index = self._index(item)
+            if self._message is not None and item is self._message.item:
+                part = self._message.part
+                if isinstance(part, AudioPart):
+                    self._emit(ev.ResponseAudioDone(self.response.id, item.id, index, 0))
+                    self._emit(
+                        ev.ResponseAudioTranscriptDone(
+                            self.response.id, item.id, index, 0, part.transcript
+                        )
+                    )
+                else:
+                    self._emit(ev.ResponseTextDone(self.response.id, item.id, index, 0, part.text))
+                self._emit(ev.ResponseContentPartDone(self.response.id, item.id, index, 0, part))
+            elif isinstance(item, FunctionCallItem):
+                self._emit(
+                    ev.ResponseFunctionCallArgumentsDone(
+                        self.response.id, item.id, index, item.call_id, item.name, item.arguments
+                    )
+                )
+            item.status = status
+            self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
+            if self._conversation is not None:
+                self._emit(ev.ConversationItemDone(item))
+
+
+def chat_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:
+    """Realtime function tools in chat-completions form."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in tools
+    ]

@@ -1,0 +1,378 @@
+"""The conversation engine behind a realtime session (and, through it, a phone call).
+
+A :class:`RealtimeSession` takes parsed client events (:meth:`handle`) and reports everything
+through one ``emit`` callback of dialect-neutral server events, rendered at once by the caller,
+so the order of events is the order of ``emit`` calls. It owns the conversation, the input
+audio buffer with server VAD, a turn worker (transcribe, then respond) and at most one active
+response. A rejected client event raises :class:`RealtimeProtocolError` before any state changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bridge.audio import StreamResampler
+from bridge.config import Settings
+from bridge.logging import get_logger
+from bridge.pipeline.engines import Engines
+from bridge.pipeline.vad import SpeechStarted, SpeechStopped
+from bridge.realtime import client_events as ce
+from bridge.realtime import errors
+from bridge.realtime import events as ev
+from bridge.realtime.conversation import Conversation, to_chat_messages
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.errors import RealtimeProtocolError
+from bridge.realtime.ids import new_conversation_id, new_item_id, new_session_id
+from bridge.realtime.input_audio import InputAudio, vad_params
+from bridge.realtime.items import AudioPart, InputAudioPart, Item, ItemReference, MessageItem
+from bridge.realtime.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
+from bridge.realtime.response import ResponseParams, new_response
+from bridge.realtime.session_config import FunctionChoice, SessionConfig, apply_update
+
+log = get_logger("bridge.realtime.session")
+STT_RATE = 16_000
+
+Emit = Callable[[ev.ServerEvent], None]
+PlayedMs = Callable[[AssistantAudio], float]
+
+
+def wall_clock_played_ms(audio: AssistantAudio) -> float:
+    """A WebSocket client plays audio as it arrives: what has had time to play has played."""
+    if audio.first_audio_at is None:
+        return 0.0
+    return min(audio.sent_ms, (time.monotonic() - audio.first_audio_at) * 1000)
+
+
+class RealtimeSession:
+    def __init__(
+        self,
+        *,
+        engines: Engines,
+        settings: Settings,
+        dialect: Dialect,
+        emit: Emit,
+        config: SessionConfig | None = None,
+        played_ms: PlayedMs = wall_clock_played_ms,
+    ) -> None:
+        self.id = new_session_id()
+        self.dialect = dialect
+        self.config = config or SessionConfig()
+        self.conversation = Conversation()
+        self.conversation_id = new_conversation_id()
+        self._engines = engines
+        self._settings = settings
+        self._emit = emit
+        self._played_ms = played_ms
+        self._input = self._new_input(stream_ms=0.0)
+        self._speech_item_id: str | None = None
+        self._run: ResponseRun | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._spoken: dict[str, AssistantAudio] = {}  # assistant item id -> playout record
+        self._turns: asyncio.Queue[tuple[MessageItem, bool]] = asyncio.Queue()
+        self._turn_worker: asyncio.Task[None] | None = None
+        self._voice_locked = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._emit(ev.SessionCreated(self.config, self.id))
+        self._emit(ev.ConversationCreated(self.conversation_id))
+        self._turn_worker = asyncio.create_task(self._process_turns())
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def responding(self) -> bool:
+        return self._run_task is not None and not self._run_task.done()
+
+    # --- client events -------------------------------------------------------------------
+
+    async def handle(self, event: ce.ClientEvent) -> None:
+        try:
+            await self._dispatch(event)
+        except RealtimeProtocolError as error:
+            raise error.with_event_id(event.event_id) from None
+
+    async def _dispatch(self, event: ce.ClientEvent) -> None:
+        match event:
+            case ce.SessionUpdate(session=payload):
+                self._update(
+                    apply_update(
+                        self.config, payload, self.dialect, voice_locked=self._voice_locked
+                    )
+                )
+            case ce.TranscriptionSessionUpdate(session=payload):
+                self._update(
+                    apply_update(self.config, payload, self.dialect, transcription_session=True)
+                )
+            case ce.InputAudioBufferAppend(audio=audio):
+                await self._append(audio)
+            case ce.InputAudioBufferCommit():
+                self._input.check_commit()
+                self._commit(self._input.take(), new_item_id(), respond=False)
+            case ce.InputAudioBufferClear():
+                self._input.clear()
+                self._emit(ev.InputAudioBufferCleared())
+            case ce.ConversationItemCreate(item=item, previous_item_id=previous_id):
+                self._create_item(item, previous_id)
+            case ce.ConversationItemRetrieve(item_id=item_id):
+                self._emit(ev.ConversationItemRetrieved(self.conversation.get(item_id)))
+            case ce.ConversationItemTruncate():
+                self.truncate(event.item_id, event.content_index, event.audio_end_ms)
+            case ce.ConversationItemDelete(item_id=item_id):
+                self.conversation.delete(item_id)
+                self._spoken.pop(item_id, None)
+                self._emit(ev.ConversationItemDeleted(item_id))
+            case ce.ResponseCreate(params=params):
+                self.create_response(params)
+            case ce.ResponseCancel(response_id=response_id):
+                await self._cancel_requested(response_id)
+            case ce.OutputAudioBufferClear():
+                raise RealtimeProtocolError(
+                    errors.INVALID_EVENT,
+                    "output_audio_buffer.clear is only supported over WebRTC; "
+                    "over a WebSocket, stop playback locally and send conversation.item.truncate.",
+                    "type",
+                )
+
+    def _update(self, config: SessionConfig) -> None:
+        before = self.config
+        self.config = config
+        audio_changed = (
+            before.input_audio_format != config.input_audio_format
+            or before.turn_detection != config.turn_detection
+        )
+        if audio_changed:
+            self._input = self._new_input(stream_ms=self._input.stream_ms)
+            self._speech_item_id = None
+        self._emit(ev.SessionUpdated(self.config, self.id))
+
+    def _new_input(self, stream_ms: float) -> InputAudio:
+        return InputAudio(
+            self.config.input_audio_format,
+            self._engines.vad,
+            vad_params(self.config.turn_detection, self._settings.vad_min_speech_ms),
+            max_seconds=self._settings.max_audio_buffer_s,
+            stream_ms=stream_ms,
+        )
+
+    # --- input audio and turns -----------------------------------------------------------
+
+    async def _append(self, audio: bytes) -> None:
+        for speech in await self._input.append(audio):
+            if isinstance(speech, SpeechStarted):
+                self._speech_item_id = new_item_id()
+                self._emit(
+                    ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms)
+                )
+                detection = self.config.turn_detection
+                if detection is not None and detection.interrupt_response and self.responding:
+                    await self.interrupt()
+            elif isinstance(speech, SpeechStopped):
+                item_id = self._speech_item_id or new_item_id()
+                self._speech_item_id = None
+                self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
+                detection = self.config.turn_detection
+                respond = detection is not None and detection.create_response
+                self._commit(self._input.take(speech.end_ms), item_id, respond=respond)
+
+    def _commit(self, pcm: bytes, item_id: str, *, respond: bool) -> None:
+        part = InputAudioPart(audio=self._input.encode_for_item(pcm))
+        item = MessageItem(role="user", content=[part], id=item_id)
+        previous = self.conversation.insert(item)
+        self._emit(ev.InputAudioBufferCommitted(item_id, previous))
+        self._emit(ev.ConversationItemAdded(item, previous))
+        self._emit(ev.ConversationItemDone(item, previous))
+        self._turns.put_nowait((item, respond))
+
+    def _create_item(self, item: Item, previous_id: str | None) -> None:
+        previous = self.conversation.insert(item, previous_id)
+        self._emit(ev.ConversationItemAdded(item, previous))
+        self._emit(ev.ConversationItemDone(item, previous))
+        needs_transcript = isinstance(item, MessageItem) and any(
+            isinstance(p, InputAudioPart) and p.audio and p.transcript is None for p in item.content
+        )
+        if needs_transcript:
+            assert isinstance(item, MessageItem)
+            self._turns.put_nowait((item, False))
+
+    async def _process_turns(self) -> None:
+        """Transcribe committed audio in order; then answer, once any playing reply is done."""
+        while True:
+            item, respond = await self._turns.get()
+            await self._transcribe(item)
+            if respond and self.config.kind == "realtime":
+                if self._run_task is not None:
+                    await asyncio.wait([self._run_task])
+                self.create_response(ResponseParams())
+
+    async def _transcribe(self, item: MessageItem) -> None:
+        for index, part in enumerate(item.content):
+            if (
+                not isinstance(part, InputAudioPart)
+                or part.audio is None
+                or part.transcript is not None
+            ):
+                continue
+            pcm = self._input.decode(part.audio)
+            pcm16k = StreamResampler(self._input.rate, STT_RATE).process(pcm)
+            transcription = self.config.input_transcription
+            report = transcription is not None or self.config.kind == "transcription"
+            try:
+                result = await self._engines.stt.transcribe(
+                    pcm16k,
+                    language=transcription.language if transcription else None,
+                    prompt=transcription.prompt if transcription else None,
+                )
+            except Exception as exc:  # any engine failure is reported, never fatal
+                log.warning("transcription failed", item_id=item.id, error=str(exc))
+                part.transcript = ""
+                if report:
+                    self._emit(ev.InputAudioTranscriptionFailed(item.id, index, str(exc)))
+                continue
+            part.transcript = result.text
+            if report:
+                if result.text:
+                    self._emit(ev.InputAudioTranscriptionDelta(item.id, index, result.text))
+                self._emit(
+                    ev.InputAudioTranscriptionCompleted(item.id, index, result.text, result.audio_s)
+                )
+
+    # --- responses -----------------------------------------------------------------------
+
+    def create_response(self, params: ResponseParams) -> None:
+        if self.responding:
+            assert self._run is not None
+            raise RealtimeProtocolError(
+                "conversation_already_has_active_response",
+                "Conversation already has an active response in progress: "
+                f"{self._run.response.id}. Wait until the response is finished before creating "
+                "a new one.",
+            )
+        items = self._response_input(params)
+        config = self.config
+        instructions = (
+            params.instructions if params.instructions is not None else config.instructions
+        )
+        tools = params.tools if params.tools is not None else config.tools
+        choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
+        response = new_response(config, params, conversation_id=self.conversation_id)
+        limit = response.max_output_tokens
+        request = LLMRequest(
+            messages=to_chat_messages(items, instructions or self._settings.system_prompt),
+            tools=chat_tools(tools),
+            tool_choice=_chat_tool_choice(choice) if tools else None,
+            temperature=response.temperature,
+            max_tokens=None if limit == "inf" else limit,
+        )
+        run = ResponseRun(
+            response,
+            request,
+            llm=self._engines.llm,
+            tts=self._engines.tts,
+            emit=self._emit,
+            conversation=self.conversation if params.conversation == "auto" else None,
+        )
+        self._run = run
+        self._run_task = asyncio.create_task(self._respond(run))
+        if "audio" in response.output_modalities:
+            self._voice_locked = True
+
+    async def _respond(self, run: ResponseRun) -> None:
+        await run.run()
+        if run.audio is not None:
+            self._spoken[run.audio.item.id] = run.audio
+
+    def _response_input(self, params: ResponseParams) -> list[Item]:
+        if params.input is None:
+            return list(self.conversation)
+        items: list[Item] = []
+        for index, entry in enumerate(params.input):
+            if isinstance(entry, ItemReference):
+                items.append(self.conversation.get(entry.id, f"response.input[{index}].id"))
+            else:
+                items.append(entry)
+        return items
+
+    async def _cancel_requested(self, response_id: str | None) -> None:
+        if not self.responding:
+            raise RealtimeProtocolError(
+                "response_cancel_not_active", "Cancellation failed: no active response found."
+            )
+        assert self._run is not None
+        if response_id is not None and response_id != self._run.response.id:
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE, f"Response '{response_id}' is not active.", "response_id"
+            )
+        await self._cancel("client_cancelled")
+
+    async def _cancel(self, reason: Any) -> None:
+        run, task = self._run, self._run_task
+        if run is None or task is None or task.done():
+            return
+        run.cancel_reason = reason
+        task.cancel()
+        await asyncio.wait([task])
+
+    async def interrupt(self) -> None:
+        """The user barged in: stop the reply and forget what they did not hear."""
+        run = self._run
+        await self._cancel("turn_detected")
+        if run is not None and run.audio is not None:
+            audio = run.audio
+            self._spoken[audio.item.id] = audio
+            if audio.item in self.conversation:
+                self.truncate(audio.item.id, 0, int(self._played_ms(audio)))
+
+    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        item = self.conversation.get(item_id)
+        if not isinstance(item, MessageItem) or item.role != "assistant":
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE, "Only assistant messages can be truncated.", "item_id"
+            )
+        if not 0 <= content_index < len(item.content) or not isinstance(
+            item.content[content_index], AudioPart
+        ):
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE, "The content part is not audio.", "content_index"
+            )
+        part = item.content[content_index]
+        assert isinstance(part, AudioPart)
+        record = self._spoken.get(item_id)
+        bytes_per_ms = (
+            record.bytes_per_ms
+            if record
+            else self.config.output_audio_format.sample_rate * 2 / 1000
+        )
+        duration_ms = len(part.audio or b"") / bytes_per_ms
+        if audio_end_ms > duration_ms + 1:
+            raise RealtimeProtocolError(
+                errors.INVALID_VALUE,
+                f"Audio content of {int(duration_ms)}ms is shorter than {audio_end_ms}ms.",
+                "audio_end_ms",
+            )
+        cut = int(audio_end_ms * bytes_per_ms)
+        part.audio = (part.audio or b"")[: cut - cut % 2]
+        if record is not None:
+            part.transcript = record.spoken.heard_until(audio_end_ms)
+        else:
+            words = part.transcript.split()
+            share = audio_end_ms / duration_ms if duration_ms else 0
+            part.transcript = " ".join(words[: round(len(words) * share)])
+        self._emit(ev.ConversationItemTruncated(item_id, content_index, audio_end_ms))
+
+
+def _chat_tool_choice(choice: Any) -> Any:
+    if isinstance(choice, FunctionChoice):
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice
