@@ -99,6 +99,10 @@ class InputAudio:
                 f"The input audio buffer holds at most {limit_s:g} s; commit or clear it first.",
                 "audio",
             )
+        if self._vad is not None and not self._vad.speaking and self._keep_ms is not None:
+            # Idle: keep only what a speech start could still reach back to. (Done before
+            # adding, so a turn that just ended is still whole for the caller's take().)
+            self._drop_before(self.stream_ms - self._keep_ms)
         self._buffer += pcm
         self.stream_ms += len(pcm) / self._bytes_per_ms
         if self._vad is None:
@@ -108,8 +112,6 @@ class InputAudio:
         for event in speech_events:
             if isinstance(event, SpeechStarted):
                 self._drop_before(event.audio_start_ms)
-        if not self._vad.speaking and self._keep_ms is not None:
-            self._drop_before(self.stream_ms - self._keep_ms)
         return speech_events
 
     def take(self, end_ms: float | None = None) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class ResponseRun:
     def __init__(
         self,
         response: Response,
-        request: LLMRequest,
+        request: Callable[[], Awaitable[LLMRequest]],
         *,
         llm: ChatLLM,
         tts: TextToSpeech,
@@ -84,7 +84,7 @@ class ResponseRun:
         conversation: Conversation | None,
     ) -> None:
         self.response = response
-        self._request = request
+        self._prepare = request  # awaited after response.created: input may still be transcribing
         self._llm = llm
         self._tts = tts
         self._emit = emit
@@ -122,7 +122,7 @@ class ResponseRun:
 
     async def _generate(self) -> None:
         splitter = ClauseSplitter()
-        request = self._request
+        request = await self._prepare()
         async for event in self._llm.stream(
             request.messages,
             tools=request.tools or None,

@@ -73,6 +73,7 @@ class RealtimeSession:
         self._run_task: asyncio.Task[None] | None = None
         self._spoken: dict[str, AssistantAudio] = {}  # assistant item id -> playout record
         self._turns: asyncio.Queue[tuple[MessageItem, bool]] = asyncio.Queue()
+        self._transcribed: dict[str, asyncio.Event] = {}  # item id -> set once transcribed
         self._turn_worker: asyncio.Task[None] | None = None
         self._voice_locked = False
 
@@ -193,7 +194,7 @@ class RealtimeSession:
         self._emit(ev.InputAudioBufferCommitted(item_id, previous))
         self._emit(ev.ConversationItemAdded(item, previous))
         self._emit(ev.ConversationItemDone(item, previous))
-        self._turns.put_nowait((item, respond))
+        self._queue_transcription(item, respond=respond)
 
     def _create_item(self, item: Item, previous_id: str | None) -> None:
         previous = self.conversation.insert(item, previous_id)
@@ -204,13 +205,20 @@ class RealtimeSession:
         )
         if needs_transcript:
             assert isinstance(item, MessageItem)
-            self._turns.put_nowait((item, False))
+            self._queue_transcription(item, respond=False)
+
+    def _queue_transcription(self, item: MessageItem, *, respond: bool) -> None:
+        self._transcribed[item.id] = asyncio.Event()
+        self._turns.put_nowait((item, respond))
 
     async def _process_turns(self) -> None:
         """Transcribe committed audio in order; then answer, once any playing reply is done."""
         while True:
             item, respond = await self._turns.get()
-            await self._transcribe(item)
+            try:
+                await self._transcribe(item)
+            finally:
+                self._transcribed.pop(item.id).set()
             if respond and self.config.kind == "realtime":
                 if self._run_task is not None:
                     await asyncio.wait([self._run_task])
@@ -268,13 +276,20 @@ class RealtimeSession:
         choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
         response = new_response(config, params, conversation_id=self.conversation_id)
         limit = response.max_output_tokens
-        request = LLMRequest(
-            messages=to_chat_messages(items, instructions or self._settings.system_prompt),
-            tools=chat_tools(tools),
-            tool_choice=_chat_tool_choice(choice) if tools else None,
-            temperature=response.temperature,
-            max_tokens=None if limit == "inf" else limit,
-        )
+
+        async def request() -> LLMRequest:
+            # The LLM reads transcripts: wait for any input still being transcribed.
+            pending = [self._transcribed[i.id] for i in items if i.id in self._transcribed]
+            for done in pending:
+                await done.wait()
+            return LLMRequest(
+                messages=to_chat_messages(items, instructions or self._settings.system_prompt),
+                tools=chat_tools(tools),
+                tool_choice=_chat_tool_choice(choice) if tools else None,
+                temperature=response.temperature,
+                max_tokens=None if limit == "inf" else limit,
+            )
+
         run = ResponseRun(
             response,
             request,
