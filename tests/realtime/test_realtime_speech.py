@@ -7,13 +7,13 @@ import base64
 from collections.abc import Callable
 
 import pytest
+from conftest import RunningBridge
 
 from bridge.audio import G711Law, StreamResampler
 from bridge.pipeline.stt import SpeechToText
 from bridge.realtime.dialect import Dialect
 from bridge.testing.realtime_client import RealtimeProbe, audio_of, connect
 from bridge.testing.speech import silence_pcm, word_error_rate
-from conftest import RunningBridge
 
 pytestmark = pytest.mark.slow
 HOURS = "We are open from nine in the morning until five in the evening."
