@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from starlette.applications import Starlette
 
 from bridge.app import create_app
 from bridge.audio import StreamResampler
@@ -65,6 +66,7 @@ class RunningBridge:
     url: str  # http://127.0.0.1:PORT
     llm: ScriptedLLM
     settings: Settings
+    app: Starlette
 
     @property
     def ws_url(self) -> str:
@@ -108,5 +110,5 @@ async def bridge(
         )
         app = create_app(bridge_settings, engines=engines)
         async with serve_app(app) as url:
-            yield RunningBridge(url, llm_script, bridge_settings)
+            yield RunningBridge(url, llm_script, bridge_settings, app)
         await engines.llm.close()
