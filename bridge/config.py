@@ -6,7 +6,6 @@ Settings are passed to whatever needs them; nothing reads the environment global
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -80,6 +79,10 @@ class Settings(BaseSettings):
     vad_silence_ms: int = Field(default=500, ge=32, le=10000)
     vad_min_speech_ms: int = Field(default=96, ge=0, le=5000)
 
+    # Drop-in names for /v1/realtime clients: "name=target" pairs, comma-separated
+    model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    voice_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
     # Limits
     max_sessions: int = Field(default=100, ge=1)
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
@@ -94,6 +97,19 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("model_map", "voice_map", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pairs = {}
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            name, sep, target = entry.partition("=")
+            if not sep or not name.strip() or not target.strip():
+                raise ValueError(f"expected name=target pairs, got {entry!r}")
+            pairs[name.strip()] = target.strip()
+        return pairs
+
     @field_validator("stt_model", "tts_voice", "llm_model")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -101,11 +117,9 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @property
-    def piper_voice_path(self) -> Path | None:
-        """A voice given as a path to an ``.onnx`` file, or None for a bundled voice name."""
-        path = Path(self.tts_voice)
-        return path if path.suffix == ".onnx" else None
+    def llm_model_for(self, requested: str) -> str | None:
+        """The LLM mapped to a realtime model name, or None for the configured ``llm_model``."""
+        return self.model_map.get(requested)
 
 
 def _env_key(loc: tuple[int | str, ...]) -> str:

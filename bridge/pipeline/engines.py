@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.config import Settings
 from bridge.pipeline.llm import ChatLLM
@@ -20,12 +20,18 @@ class Engines:
     stt: SpeechToText
     tts: TextToSpeech
     llm: ChatLLM
+    voices: dict[str, TextToSpeech] = field(default_factory=dict)  # mapped voice names
     load_s: float = 0.0
+
+    def tts_for(self, voice: str) -> TextToSpeech:
+        """The engine for a requested voice name; unmapped names get the default voice."""
+        return self.voices.get(voice, self.tts)
 
     async def close(self) -> None:
         self.vad.close()
         self.stt.close()
-        await self.tts.close()
+        for tts in {id(t): t for t in (self.tts, *self.voices.values())}.values():
+            await tts.close()
         await self.llm.close()
 
 
@@ -62,22 +68,32 @@ def load_engines(settings: Settings) -> Engines:
         cpu_threads=settings.stt_cpu_threads,
         workers=settings.stt_workers,
     )
-    tts = create_tts(
-        settings.tts_backend,
-        voice=settings.tts_voice,
-        model=settings.tts_model,
-        speed=settings.tts_speed,
-        workers=settings.tts_workers,
-        base_url=settings.tts_base_url or settings.llm_base_url,
-        api_key=settings.tts_api_key or settings.llm_api_key,
-        timeout_s=settings.llm_timeout_s,
-    )
+    by_target: dict[str, TextToSpeech] = {}
+
+    def voice(target: str) -> TextToSpeech:
+        # Each distinct voice is loaded once, however many names map to it.
+        if target not in by_target:
+            by_target[target] = create_tts(
+                settings.tts_backend,
+                voice=target,
+                model=settings.tts_model,
+                speed=settings.tts_speed,
+                workers=settings.tts_workers,
+                base_url=settings.tts_base_url or settings.llm_base_url,
+                api_key=settings.tts_api_key or settings.llm_api_key,
+                timeout_s=settings.llm_timeout_s,
+            )
+        return by_target[target]
+
+    tts = voice(settings.tts_voice)
+    voices = {name: voice(target) for name, target in settings.voice_map.items()}
     engines = Engines(
         vad=SileroVad(),
         vad_params=vad_params(settings),
         stt=stt,
         tts=tts,
         llm=create_llm(settings),
+        voices=voices,
     )
     warm_up(engines)
     engines.load_s = time.perf_counter() - started

@@ -98,10 +98,11 @@ class ChatLLM:
         tool_choice: Any = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        model: str | None = None,
     ) -> AsyncIterator[LLMEvent]:
         """Stream one completion: text and tool-call deltas, then one :class:`Completed`."""
         request: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": list(messages),
             "stream": True,
             "stream_options": {"include_usage": True},

@@ -70,6 +70,7 @@ class LLMRequest:
     tool_choice: Any
     temperature: float
     max_tokens: int | None
+    model: str | None = None
 
 
 class ResponseRun:
@@ -105,7 +106,9 @@ class ResponseRun:
     async def run(self) -> None:
         self._emit(ev.ResponseCreated(self.response))
         try:
-            await self._generate()
+            request = await self._prepare()
+            self._emit(_rate_limits(request))
+            await self._generate(request)
             if self.response.status == "in_progress":
                 self.response.status = "completed"
         except asyncio.CancelledError:
@@ -120,15 +123,15 @@ class ResponseRun:
             self._finish_items()
             self._emit(ev.ResponseDone(self.response))
 
-    async def _generate(self) -> None:
+    async def _generate(self, request: LLMRequest) -> None:
         splitter = ClauseSplitter()
-        request = await self._prepare()
         async for event in self._llm.stream(
             request.messages,
             tools=request.tools or None,
             tool_choice=request.tool_choice,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
+            model=request.model,
         ):
             if isinstance(event, TextDelta):
                 message = self._message or self._start_message()
@@ -253,6 +256,18 @@ class ResponseRun:
             self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
             if self._conversation is not None:
                 self._emit(ev.ConversationItemDone(item))
+
+
+def _rate_limits(request: LLMRequest) -> ev.RateLimitsUpdated:
+    """A local bridge has no quotas; it reports what bounds this response instead: one active
+    response per session, and the response's output token budget."""
+    tokens = request.max_tokens or 4096
+    return ev.RateLimitsUpdated(
+        (
+            ev.RateLimit("requests", limit=1, remaining=0, reset_seconds=0.0),
+            ev.RateLimit("tokens", limit=tokens, remaining=tokens, reset_seconds=0.0),
+        )
+    )
 
 
 def chat_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:

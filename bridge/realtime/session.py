@@ -288,13 +288,14 @@ class RealtimeSession:
                 tool_choice=_chat_tool_choice(choice) if tools else None,
                 temperature=response.temperature,
                 max_tokens=None if limit == "inf" else limit,
+                model=self._settings.llm_model_for(config.model),
             )
 
         run = ResponseRun(
             response,
             request,
             llm=self._engines.llm,
-            tts=self._engines.tts,
+            tts=self._engines.tts_for(response.voice),
             emit=self._emit,
             conversation=self.conversation if params.conversation == "auto" else None,
         )
