@@ -1,0 +1,159 @@
+"""What every carrier codec speaks: call events in, outbound messages out.
+
+A codec is sans-I/O: it never touches a socket or a clock. The call adapter feeds it each
+frame the carrier sent (``receive``) and writes whatever the codec returns. Audio crossing the
+codec is *wire audio* in the carrier's negotiated format (:class:`MediaFormat`); the adapter
+converts to and from the pipeline.
+
+Each carrier module has two halves:
+
+* the **bridge side** (``<Carrier>Codec``): what the bridge runs;
+* the **carrier side** (``<Carrier>CarrierSide``): what the carrier itself would send and how it
+  reacts (echoes marks once audio before them has "played", etc.). The simulated caller
+  (``bridge call``) and the tests use it to speak the protocol exactly as the carrier does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bridge.audio import Encoding
+
+Frame = str | bytes  # a WebSocket text or binary frame, or a TCP chunk
+
+
+class CarrierProtocolError(Exception):
+    """A frame the codec cannot accept; the adapter logs it and, if fatal, ends the call."""
+
+
+@dataclass(frozen=True)
+class MediaFormat:
+    encoding: Encoding  # "pcmu", "pcma" or "pcm16" (signed 16-bit little-endian)
+    sample_rate: int
+    frame_ms: int = 20
+
+    @property
+    def bytes_per_ms(self) -> float:
+        return self.sample_rate * (2 if self.encoding == "pcm16" else 1) / 1000
+
+    @property
+    def frame_bytes(self) -> int:
+        return int(self.bytes_per_ms * self.frame_ms)
+
+    @property
+    def silence(self) -> bytes:
+        """One frame of digital silence."""
+        byte = {"pcmu": b"\xff", "pcma": b"\xd5", "pcm16": b"\x00"}[self.encoding]
+        return byte * self.frame_bytes
+
+
+# --- events a codec reports (bridge side) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    """The call's identity and media format are known; audio may flow."""
+
+    call_id: str  # the carrier's call id (CallSid, call_control_id, UUID, ...)
+    media: MediaFormat
+    stream_id: str = ""
+    from_number: str = ""
+    to_number: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)  # custom params, metadata
+
+
+@dataclass(frozen=True)
+class MediaReceived:
+    audio: bytes  # wire audio in the call's MediaFormat
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    digit: str  # "0"-"9", "*", "#", "A"-"D"
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class MarkPlayed:
+    """The carrier played all audio sent before the mark ``name`` (or dropped it on clear)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class AudioCleared:
+    """The carrier confirmed a clear: nothing queued is left."""
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    reason: str = "hangup"
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A frame the codec understood and deliberately ignored (keep-alives, notices)."""
+
+    what: str
+
+
+CallEvent = (
+    CallStarted | MediaReceived | DtmfReceived | MarkPlayed | AudioCleared | CallEnded | Ignored
+)
+
+
+class CarrierCodec(Protocol):
+    """The bridge side of one call's media connection."""
+
+    name: str
+    # How the carrier acknowledges playout: "mark" (it echoes marks), or "none" (the adapter
+    # must estimate from pacing).
+    playout_acks: Literal["mark", "none"]
+
+    def receive(self, frame: Frame) -> list[CallEvent]:
+        """Parse one inbound frame. Raises CarrierProtocolError on malformed input."""
+        ...
+
+    def media(self, audio: bytes) -> list[Frame]:
+        """Frames carrying ``audio`` (wire format, normally one 20 ms frame) to the caller."""
+        ...
+
+    def mark(self, name: str) -> list[Frame]:
+        """Frames asking the carrier to report when audio sent so far has played ([] if n/a)."""
+        ...
+
+    def clear(self) -> list[Frame]:
+        """Frames that drop audio the carrier has queued but not yet played (barge-in)."""
+        ...
+
+    def hangup(self) -> list[Frame]:
+        """Frames that end the call in-band ([] when only a REST API can hang up)."""
+        ...
+
+
+# --- helpers for JSON carriers ---------------------------------------------------------
+
+
+def json_object(frame: Frame) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        raise CarrierProtocolError("binary frames are not part of this protocol")
+    try:
+        message = json.loads(frame)
+    except json.JSONDecodeError as exc:
+        raise CarrierProtocolError(f"invalid JSON: {exc.msg}") from None
+    if not isinstance(message, dict):
+        raise CarrierProtocolError("a message must be a JSON object")
+    return message
+
+
+def b64_payload(payload: object) -> bytes:
+    if not isinstance(payload, str):
+        raise CarrierProtocolError("media payload must be a base64 string")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise CarrierProtocolError("media payload is not valid base64") from None

@@ -1,0 +1,161 @@
+"""Twilio Media Streams (bidirectional ``<Connect><Stream>``); SignalWire speaks the same.
+
+Inbound JSON text frames: ``connected``, ``start``, ``media``, ``dtmf``, ``mark``, ``stop``
+(numbers arrive as strings). Outbound: ``media`` (base64 μ-law 8 kHz, no header), ``mark``,
+``clear``. Binary frames are a protocol error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Literal
+
+from bridge.carriers.base import (
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    CarrierProtocolError,
+    DtmfReceived,
+    Frame,
+    Ignored,
+    MarkPlayed,
+    MediaFormat,
+    MediaReceived,
+    b64_payload,
+    json_object,
+)
+
+MULAW_8K = MediaFormat("pcmu", 8000)
+
+
+class TwilioCodec:
+    name = "twilio"
+    playout_acks: Literal["mark", "none"] = "mark"
+
+    def __init__(self) -> None:
+        self.stream_sid = ""
+
+    def receive(self, frame: Frame) -> list[CallEvent]:
+        message = json_object(frame)
+        event = message.get("event")
+        if event == "connected":
+            return [Ignored("connected")]
+        if event == "start":
+            start = message.get("start")
+            if not isinstance(start, dict):
+                raise CarrierProtocolError("start event without a start object")
+            self.stream_sid = str(start.get("streamSid") or message.get("streamSid") or "")
+            fmt = start.get("mediaFormat") or {}
+            if fmt.get("encoding", "audio/x-mulaw") != "audio/x-mulaw":
+                raise CarrierProtocolError(f"unsupported encoding {fmt.get('encoding')!r}")
+            params = start.get("customParameters") or {}
+            return [
+                CallStarted(
+                    call_id=str(start.get("callSid", "")),
+                    media=MULAW_8K,
+                    stream_id=self.stream_sid,
+                    from_number=str(params.get("From", "")),
+                    to_number=str(params.get("To", "")),
+                    parameters={str(k): str(v) for k, v in params.items()},
+                )
+            ]
+        if event == "media":
+            media = message.get("media") or {}
+            if media.get("track", "inbound") not in ("inbound", "inbound_track"):
+                return [Ignored("outbound track")]
+            return [MediaReceived(b64_payload(media.get("payload")))]
+        if event == "dtmf":
+            digit = str((message.get("dtmf") or {}).get("digit", ""))
+            if not digit:
+                raise CarrierProtocolError("dtmf event without a digit")
+            return [DtmfReceived(digit)]
+        if event == "mark":
+            return [MarkPlayed(str((message.get("mark") or {}).get("name", "")))]
+        if event == "stop":
+            return [CallEnded("stop")]
+        raise CarrierProtocolError(f"unknown event {event!r}")
+
+    def _send(self, event: str, **fields: Any) -> str:
+        return json.dumps({"event": event, "streamSid": self.stream_sid, **fields})
+
+    def media(self, audio: bytes) -> list[Frame]:
+        return [self._send("media", media={"payload": base64.b64encode(audio).decode()})]
+
+    def mark(self, name: str) -> list[Frame]:
+        return [self._send("mark", mark={"name": name})]
+
+    def clear(self) -> list[Frame]:
+        return [self._send("clear")]
+
+    def hangup(self) -> list[Frame]:
+        return []  # only the REST API ends a Twilio call
+
+
+class TwilioCarrierSide:
+    """What Twilio sends and does, for the simulated caller and tests."""
+
+    def __init__(
+        self,
+        call_sid: str = "CA00000000000000000000000000000001",
+        stream_sid: str = "MZ00000000000000000000000000000001",
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self.parameters = parameters or {}
+        self._sequence = 0
+        self._chunk = 0
+        self._timestamp_ms = 0
+
+    def _next(self, event: str, **fields: Any) -> str:
+        self._sequence += 1
+        body = {"event": event, "sequenceNumber": str(self._sequence), "streamSid": self.stream_sid}
+        return json.dumps(body | fields)
+
+    def connected(self) -> str:
+        return json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+
+    def start(self) -> str:
+        start = {
+            "accountSid": "AC00000000000000000000000000000001",
+            "streamSid": self.stream_sid,
+            "callSid": self.call_sid,
+            "tracks": ["inbound"],
+            "customParameters": self.parameters,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+        return self._next("start", start=start)
+
+    def media(self, audio: bytes) -> str:
+        self._chunk += 1
+        media = {
+            "track": "inbound",
+            "chunk": str(self._chunk),
+            "timestamp": str(self._timestamp_ms),
+            "payload": base64.b64encode(audio).decode(),
+        }
+        self._timestamp_ms += len(audio) // 8
+        return self._next("media", media=media)
+
+    def dtmf(self, digit: str) -> str:
+        return self._next("dtmf", dtmf={"track": "inbound_track", "digit": digit})
+
+    def mark(self, name: str) -> str:
+        return self._next("mark", mark={"name": name})
+
+    def stop(self) -> str:
+        stop = {"accountSid": "AC00000000000000000000000000000001", "callSid": self.call_sid}
+        return self._next("stop", stop=stop)
+
+    def parse(self, frame: Frame) -> tuple[str, Any]:
+        """An outbound bridge frame as (``media``, audio) / (``mark``, name) / (``clear``, None)."""
+        message = json_object(frame)
+        event = message.get("event")
+        if event == "media":
+            return "media", b64_payload((message.get("media") or {}).get("payload"))
+        if event == "mark":
+            return "mark", (message.get("mark") or {}).get("name")
+        if event == "clear":
+            return "clear", None
+        raise CarrierProtocolError(f"Twilio would reject outbound event {event!r}")
