@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bridge.calls.routes import call_routes
 from bridge.config import Settings
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines, load_engines_async
@@ -122,6 +123,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/v1/models", list_models),
             *realtime_routes(),
+            *call_routes(),
         ],
         lifespan=lifespan,
     )

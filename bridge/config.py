@@ -73,6 +73,20 @@ class Settings(BaseSettings):
         "sentences without lists or markup."
     )
 
+    # Phone calls
+    greeting: str = "Hello! How can I help you today?"
+    fallback_message: str = "Sorry, I am having trouble answering right now. Please try again."
+    audiosocket_port: int | None = Field(default=None, ge=0, le=65535)
+    twilio_auth_token: str = ""
+    twilio_account_sid: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    telnyx_api_key: str = ""
+    telnyx_api_url: str = "https://api.telnyx.com"
+    telnyx_stream_token: str = ""
+    plivo_auth_id: str = ""
+    plivo_auth_token: str = ""
+    plivo_api_url: str = "https://api.plivo.com"
+
     # Voice activity detection and turn taking
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)

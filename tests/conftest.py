@@ -74,7 +74,7 @@ class RunningBridge:
 
 
 DEFAULT_SCRIPT = [
-    Rule("hours", Reply("We are open from nine in the morning until five in the evening.")),
+    Rule(r"hours|open", Reply("We are open from nine in the morning until five in the evening.")),
     Rule("weather", Reply(tool_calls=(ScriptedToolCall("get_weather", {"city": "Paris"}),))),
     Rule("sunny", Reply("It is sunny in Paris today."), role="tool"),
     Rule("long story", Reply(" ".join(["This is a very long answer that goes on and on."] * 12))),

@@ -8,7 +8,10 @@ Inbound JSON text frames: ``connected``, ``start``, ``media``, ``dtmf``, ``mark`
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+from html import escape
 from typing import Any, Literal
 
 from bridge.carriers.base import (
@@ -159,3 +162,33 @@ class TwilioCarrierSide:
         if event == "clear":
             return "clear", None
         raise CarrierProtocolError(f"Twilio would reject outbound event {event!r}")
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str] | None = None) -> str:
+    """``X-Twilio-Signature``: base64 HMAC-SHA1 of the URL followed by the sorted POST
+    parameters, each name immediately followed by its value."""
+    payload = url + "".join(f"{key}{value}" for key, value in sorted((params or {}).items()))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def valid_twilio_signature(
+    auth_token: str, signature: str | None, url: str, params: dict[str, str] | None = None
+) -> bool:
+    if not signature:
+        return False
+    return hmac.compare_digest(twilio_signature(auth_token, url, params), signature)
+
+
+def connect_stream_twiml(stream_url: str, parameters: dict[str, str]) -> str:
+    """TwiML that connects the call to a bidirectional media stream (no query in the URL:
+    per-call values travel as ``<Parameter>`` and return in ``start.customParameters``)."""
+    params = "".join(
+        f'<Parameter name="{escape(k, quote=True)}" value="{escape(v, quote=True)}"/>'
+        for k, v in parameters.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<Response><Connect><Stream url="{escape(stream_url, quote=True)}">{params}'
+        "</Stream></Connect></Response>"
+    )

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.logging import get_logger
-from bridge.pipeline.llm import ChatLLM, Completed, LLMError, TextDelta, ToolCallDelta
+from bridge.pipeline.llm import (
+    ChatLLM,
+    Completed,
+    LLMError,
+    LLMEvent,
+    TextDelta,
+    ToolCallDelta,
+)
 from bridge.pipeline.text import ClauseSplitter
 from bridge.pipeline.tts import TextToSpeech, TTSError
 from bridge.realtime import events as ev
@@ -71,6 +78,7 @@ class LLMRequest:
     temperature: float
     max_tokens: int | None
     model: str | None = None
+    script: str | None = None  # speak this text instead of asking the LLM (greetings, prompts)
 
 
 class ResponseRun:
@@ -125,14 +133,19 @@ class ResponseRun:
 
     async def _generate(self, request: LLMRequest) -> None:
         splitter = ClauseSplitter()
-        async for event in self._llm.stream(
-            request.messages,
-            tools=request.tools or None,
-            tool_choice=request.tool_choice,
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            model=request.model,
-        ):
+        source = (
+            _scripted(request.script)
+            if request.script is not None
+            else self._llm.stream(
+                request.messages,
+                tools=request.tools or None,
+                tool_choice=request.tool_choice,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                model=request.model,
+            )
+        )
+        async for event in source:
             if isinstance(event, TextDelta):
                 message = self._message or self._start_message()
                 if isinstance(message.part, TextPart):
@@ -256,6 +269,11 @@ class ResponseRun:
             self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
             if self._conversation is not None:
                 self._emit(ev.ConversationItemDone(item))
+
+
+async def _scripted(text: str) -> AsyncIterator[LLMEvent]:
+    yield TextDelta(text)
+    yield Completed("stop", text)
 
 
 def _rate_limits(request: LLMRequest) -> ev.RateLimitsUpdated:

@@ -28,7 +28,14 @@ from bridge.realtime.dialect import Dialect
 from bridge.realtime.errors import RealtimeProtocolError
 from bridge.realtime.ids import new_conversation_id, new_item_id, new_session_id
 from bridge.realtime.input_audio import InputAudio, vad_params
-from bridge.realtime.items import AudioPart, InputAudioPart, Item, ItemReference, MessageItem
+from bridge.realtime.items import (
+    AudioPart,
+    InputAudioPart,
+    InputTextPart,
+    Item,
+    ItemReference,
+    MessageItem,
+)
 from bridge.realtime.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
 from bridge.realtime.response import ResponseParams, new_response
 from bridge.realtime.session_config import FunctionChoice, SessionConfig, apply_update
@@ -76,6 +83,7 @@ class RealtimeSession:
         self._transcribed: dict[str, asyncio.Event] = {}  # item id -> set once transcribed
         self._turn_worker: asyncio.Task[None] | None = None
         self._voice_locked = False
+        self._queued_says: list[str] = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -94,7 +102,9 @@ class RealtimeSession:
 
     @property
     def responding(self) -> bool:
-        return self._run_task is not None and not self._run_task.done()
+        """A response is being generated (the response task finishing up does not count)."""
+        task = self._run_task
+        return task is not None and not task.done() and task is not asyncio.current_task()
 
     # --- client events -------------------------------------------------------------------
 
@@ -258,7 +268,21 @@ class RealtimeSession:
 
     # --- responses -----------------------------------------------------------------------
 
-    def create_response(self, params: ResponseParams) -> None:
+    def add_user_text(self, text: str) -> MessageItem:
+        """Put what the user said or keyed (DTMF) into the conversation as text."""
+        item = MessageItem(role="user", content=[InputTextPart(text)])
+        self._create_item(item, None)
+        return item
+
+    def say(self, text: str) -> None:
+        """Speak ``text`` as the assistant (no LLM); it joins the conversation like a reply.
+        While a response is active the text waits for it to end."""
+        if self.responding:
+            self._queued_says.append(text)
+        else:
+            self.create_response(ResponseParams(), script=text)
+
+    def create_response(self, params: ResponseParams, *, script: str | None = None) -> None:
         if self.responding:
             assert self._run is not None
             raise RealtimeProtocolError(
@@ -289,6 +313,7 @@ class RealtimeSession:
                 temperature=response.temperature,
                 max_tokens=None if limit == "inf" else limit,
                 model=self._settings.llm_model_for(config.model),
+                script=script,
             )
 
         run = ResponseRun(
@@ -308,6 +333,8 @@ class RealtimeSession:
         await run.run()
         if run.audio is not None:
             self._spoken[run.audio.item.id] = run.audio
+        if self._queued_says:
+            self.create_response(ResponseParams(), script=self._queued_says.pop(0))
 
     def _response_input(self, params: ResponseParams) -> list[Item]:
         if params.input is None:

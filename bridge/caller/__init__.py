@@ -1,0 +1,1 @@
+"""``bridge call``: a simulated caller that dials a running bridge over a carrier protocol."""

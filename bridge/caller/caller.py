@@ -1,0 +1,253 @@
+"""The simulated caller: speaks a script into a bridge at real-time pace, as a carrier would
+deliver it, plays the agent's audio back on a simulated carrier clock, and reports each turn:
+what was said, what the agent answered (transcribed) and how long the answer took.
+
+Frames go out every 20 ms on absolute deadlines, silence between utterances, as real carriers
+send. Turn latency is measured from the last frame of the caller's speech to the arrival of
+the first agent frame that is louder than line noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bridge.audio import StreamResampler, WireDecoder, WireEncoder
+from bridge.caller.playback import Playback, is_speech
+from bridge.caller.wires import CallerWire
+from bridge.carriers.base import Frame
+
+REPLY_QUIET_S = 1.2  # an agent reply is over once nothing new has played for this long
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str = ""
+    pcm: bytes | None = None  # 16-bit PCM at the wire's rate (from a WAV file), else synthesized
+    barge_in_after_ms: int | None = None  # start talking this long into the agent's reply
+
+
+@dataclass(frozen=True)
+class Press:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Wait for the agent to speak (a greeting) and for it to finish."""
+
+
+Step = Say | Press | Listen
+
+
+@dataclass
+class TurnReport:
+    step: str
+    heard: str = ""
+    latency_ms: float | None = None  # end of caller speech -> first agent audio
+    clear_ms: float | None = None  # barge-in: caller speech onset -> carrier clear arrives
+    heard_pcm: bytes = b""
+
+
+class Synthesizer(Protocol):
+    sample_rate: int
+
+    def synthesize_sync(self, text: str) -> bytes: ...
+
+
+class Transcriber(Protocol):
+    async def transcribe(self, pcm16k: bytes) -> Any: ...
+
+
+class ClientTransport(Protocol):
+    async def receive(self) -> Frame | None: ...
+    async def send(self, frame: Frame) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _State:
+    last_arrival: float = 0.0  # last non-silent agent frame arrived
+    arrivals: list[float] = field(default_factory=list)  # non-silent agent frame arrivals
+    clears: list[float] = field(default_factory=list)
+    hung_up: bool = False
+
+
+class SimulatedCaller:
+    def __init__(
+        self,
+        wire: CallerWire,
+        transport: ClientTransport,
+        *,
+        tts: Synthesizer,
+        stt: Transcriber | None,
+        reply_timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.wire = wire
+        self.transport = transport
+        self._tts = tts
+        self._stt = stt
+        self._timeout = reply_timeout_s
+        self._clock = clock
+        media = wire.media
+        self._encoder = WireEncoder(media.encoding, media.sample_rate, media.sample_rate)
+        self._decoder = WireDecoder(media.encoding, media.sample_rate, media.sample_rate)
+        self._pcm_frame = int(media.sample_rate * 2 * media.frame_ms / 1000)
+        self._outbox: deque[bytes] = deque()  # PCM frames of the caller's speech
+        self._control: list[Frame] = []  # frames sent at the next tick (digits, echoes)
+        self.playback = Playback(frame_s=media.frame_ms / 1000)
+        self.state = _State()
+        self._tick = asyncio.Event()
+        self._speech_sent_at = 0.0
+
+    # --- the script ----------------------------------------------------------------------
+
+    async def run(self, steps: list[Step]) -> list[TurnReport]:
+        for frame in self.wire.opening():
+            await self.transport.send(frame)
+        ticker = asyncio.create_task(self._ticker())
+        receiver = asyncio.create_task(self._receiver())
+        reports: list[TurnReport] = []
+        try:
+            for step in steps:
+                if self.state.hung_up:
+                    break
+                reports.append(await self._run_step(step))
+        finally:
+            for task in (ticker, receiver):
+                task.cancel()
+            for task in (ticker, receiver):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                for frame in self.wire.closing():
+                    await self.transport.send(frame)
+            with contextlib.suppress(Exception):
+                await self.transport.close()
+        return reports
+
+    async def _run_step(self, step: Step) -> TurnReport:
+        if isinstance(step, Listen):
+            since = self._clock()
+            report = TurnReport("listen")
+        elif isinstance(step, Press):
+            for digit in step.digits:
+                self._control.extend(self.wire.dtmf(digit))
+            await self._ticks(2)
+            since = self._clock()
+            report = TurnReport(f"press {step.digits}")
+        else:
+            pcm = step.pcm if step.pcm is not None else self._synthesize(step.text)
+            report = TurnReport(f"say {step.text!r}" if step.text else "say (audio)")
+            if step.barge_in_after_ms is not None:
+                await self._wait_for_agent_audio(self._clock())
+                await self._sleep_ticks(step.barge_in_after_ms / 1000)
+            onset = self._clock()
+            clears_before = len(self.state.clears)
+            await self._speak(pcm)
+            since = self._speech_sent_at
+            if step.barge_in_after_ms is not None:
+                clears = self.state.clears[clears_before:]
+                report.clear_ms = (clears[0] - onset) * 1000 if clears else None
+        start = await self._wait_for_agent_audio(since)
+        if start is not None:
+            report.latency_ms = (start - since) * 1000
+            await self._wait_for_quiet()
+        report.heard_pcm = self._heard_since(since)
+        if self._stt is not None and report.heard_pcm:
+            pcm16k = StreamResampler(self.wire.media.sample_rate, 16_000).process(report.heard_pcm)
+            report.heard = (await self._stt.transcribe(pcm16k)).text
+        return report
+
+    def _synthesize(self, text: str) -> bytes:
+        pcm = self._tts.synthesize_sync(text)
+        return StreamResampler(self._tts.sample_rate, self.wire.media.sample_rate).process(pcm)
+
+    async def _speak(self, pcm: bytes) -> None:
+        for start in range(0, len(pcm), self._pcm_frame):
+            frame = pcm[start : start + self._pcm_frame]
+            self._outbox.append(frame + bytes(self._pcm_frame - len(frame)))
+        while self._outbox:
+            await self._ticks(1)
+
+    async def _ticks(self, count: int) -> None:
+        for _ in range(count):
+            self._tick.clear()
+            await self._tick.wait()
+
+    async def _sleep_ticks(self, seconds: float) -> None:
+        deadline = self._clock() + seconds
+        while self._clock() < deadline:
+            await self._ticks(1)
+
+    async def _wait_for_agent_audio(self, since: float) -> float | None:
+        """When the first non-silent agent frame arrived after ``since`` (None: timed out)."""
+        deadline = self._clock() + self._timeout
+        while self._clock() < deadline and not self.state.hung_up:
+            later = [t for t in self.state.arrivals if t >= since]
+            if later:
+                return later[0]
+            await self._ticks(1)
+        return None
+
+    async def _wait_for_quiet(self) -> None:
+        deadline = self._clock() + self._timeout
+        while self._clock() < deadline and not self.state.hung_up:
+            quiet_for = self._clock() - self.state.last_arrival
+            if quiet_for >= REPLY_QUIET_S and not self.playback.playing:
+                return
+            await self._ticks(1)
+
+    def _heard_since(self, since: float) -> bytes:
+        return b"".join(h.pcm for h in self.playback.heard if h.started_at >= since)
+
+    # --- the carrier's clock and ears ----------------------------------------------------
+
+    async def _ticker(self) -> None:
+        """Every 20 ms on absolute deadlines: one inbound frame, then playback."""
+        frame_s = self.wire.media.frame_ms / 1000
+        silence = bytes(self._pcm_frame)
+        next_at = self._clock()
+        while True:
+            for frame in self._control:
+                await self.transport.send(frame)
+            self._control.clear()
+            speaking = bool(self._outbox)
+            pcm = self._outbox.popleft() if speaking else silence
+            for frame in self.wire.audio(self._encoder.encode(pcm)):
+                await self.transport.send(frame)
+            now = self._clock()
+            if speaking and not self._outbox:
+                self._speech_sent_at = now
+            for name in self.playback.advance(now):
+                for frame in self.wire.mark_played(name):
+                    await self.transport.send(frame)
+            self._tick.set()
+            next_at += frame_s
+            await asyncio.sleep(max(0.0, next_at - self._clock()))
+
+    async def _receiver(self) -> None:
+        while (frame := await self.transport.receive()) is not None:
+            now = self._clock()
+            for kind, value in self.wire.inbound(frame):
+                if kind == "media":
+                    pcm = self._decoder.decode(value)
+                    if is_speech(pcm):
+                        self.state.arrivals.append(now)
+                        self.state.last_arrival = now
+                    self.playback.media(pcm, now, self._pcm_frame)
+                elif kind == "mark":
+                    for name in self.playback.mark(value, now):
+                        self._control.extend(self.wire.mark_played(name))
+                elif kind == "clear":
+                    self.state.clears.append(now)
+                    self._control.extend(self.wire.cleared(self.playback.clear()))
+                elif kind == "hangup":
+                    self.state.hung_up = True
+        self.state.hung_up = True

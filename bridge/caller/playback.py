@@ -1,0 +1,66 @@
+"""The carrier's playout, simulated (sans-I/O): audio the bridge sent plays in real time,
+marks are echoed when playback reaches them, and a clear drops what has not played yet."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Heard:
+    """Audio that reached the caller's ear, with when it played."""
+
+    started_at: float
+    pcm: bytes
+
+
+@dataclass
+class Playback:
+    frame_s: float = 0.02
+    _queue: deque[tuple[float, bytes | str]] = field(default_factory=deque)  # (play time, item)
+    _end: float = 0.0  # when the last queued audio finishes
+    heard: list[Heard] = field(default_factory=list)
+
+    def media(self, pcm: bytes, now: float, frame_bytes: int) -> None:
+        for start in range(0, len(pcm), frame_bytes):
+            at = max(self._end, now)
+            self._queue.append((at, pcm[start : start + frame_bytes]))
+            self._end = at + self.frame_s
+
+    def mark(self, name: str, now: float) -> list[str]:
+        """Queue a mark behind the audio; echoed at once when nothing is playing."""
+        if not self._queue:
+            return [name]
+        self._queue.append((max(self._end, now), name))
+        return []
+
+    def clear(self) -> list[str]:
+        """Drop unplayed audio; pending marks are returned (carriers echo them on clear)."""
+        marks = [item for _, item in self._queue if isinstance(item, str)]
+        self._queue.clear()
+        self._end = 0.0
+        return marks
+
+    def advance(self, now: float) -> list[str]:
+        """Play everything due by ``now``; returns the marks playback reached."""
+        marks: list[str] = []
+        while self._queue and self._queue[0][0] <= now:
+            at, item = self._queue.popleft()
+            if isinstance(item, str):
+                marks.append(item)
+            else:
+                self.heard.append(Heard(at, item))
+        return marks
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._queue)
+
+
+def is_speech(pcm: bytes, threshold: float = 300.0) -> bool:
+    """Louder than line noise: RMS of 16-bit samples above ``threshold``."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return bool(samples.size) and float(np.sqrt(np.mean(samples**2))) > threshold

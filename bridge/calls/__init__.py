@@ -1,0 +1,1 @@
+"""Phone calls: one async adapter connects any carrier codec to the conversation engine."""

@@ -1,0 +1,310 @@
+"""One phone call: a carrier codec and its transport joined to the conversation engine.
+
+The call owns the clocks. Inbound frames go through the codec into the session (audio to the
+input buffer with server VAD, digits to the conversation). The session's events come back
+through ``emit``: audio deltas are cut into 20 ms frames and paced out (:mod:`pacer`), marks
+follow the audio so the carrier can tell us what was heard, and when the caller starts talking
+over the agent the carrier's queue is cleared at once and the reply is truncated to what had
+played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bridge.audio import Framer
+from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
+from bridge.carriers.base import (
+    AudioCleared,
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    CarrierCodec,
+    CarrierProtocolError,
+    DtmfReceived,
+    Frame,
+    MarkPlayed,
+    MediaFormat,
+    MediaReceived,
+)
+from bridge.config import Settings
+from bridge.logging import bind_call, get_logger
+from bridge.pipeline.engines import Engines
+from bridge.realtime import client_events as ce
+from bridge.realtime import events as ev
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.responder import AssistantAudio
+from bridge.realtime.response import ResponseParams
+from bridge.realtime.session import RealtimeSession
+from bridge.realtime.session_config import AudioFormat, ServerVad, SessionConfig
+
+log = get_logger("bridge.calls")
+START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
+DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
+
+
+class Transport(Protocol):
+    """The carrier connection: a WebSocket or a TCP stream."""
+
+    async def receive(self) -> Frame | None:
+        """The next frame, or None once the peer has gone."""
+        ...
+
+    async def send(self, frame: Frame) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class CallHooks:
+    """What the rest of the bridge may observe (dialplans, tests)."""
+
+    on_start: list[Callable[[CallStarted], None]] = field(default_factory=list)
+    on_dtmf: list[Callable[[str], None]] = field(default_factory=list)
+    on_event: list[Callable[[ev.ServerEvent], None]] = field(default_factory=list)
+
+
+class Call:
+    def __init__(
+        self,
+        codec: CarrierCodec,
+        transport: Transport,
+        *,
+        engines: Engines,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        hooks: CallHooks | None = None,
+    ) -> None:
+        self.codec = codec
+        self.transport = transport
+        self.hooks = hooks or CallHooks()
+        self.started: CallStarted | None = None
+        self.session: RealtimeSession | None = None
+        self._engines = engines
+        self._settings = settings
+        self._clock = clock
+        self._pacer = Pacer()
+        self._playout = Playout(acks=codec.playout_acks == "mark")
+        self._framer: Framer | None = None
+        self._media: MediaFormat | None = None
+        self._urgent: list[Frame] = []  # frames that jump the pacing queue (clear, hangup)
+        self._wake = asyncio.Event()
+        self._heard_at_clear: float | None = None
+        self._digits: list[str] = []
+        self._digit_timer: asyncio.TimerHandle | None = None
+        self._ended = asyncio.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the call until the carrier hangs up or the connection drops."""
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                started = await self._await_start()
+        except TimeoutError:
+            log.warning("carrier sent no start", carrier=self.codec.name)
+            return
+        if started is None:
+            return
+        with bind_call(call_id=started.call_id or "unknown", carrier=self.codec.name):
+            await self._serve(started)
+
+    async def _await_start(self) -> CallStarted | None:
+        while (frame := await self.transport.receive()) is not None:
+            for event in self._parse(frame):
+                if isinstance(event, CallStarted):
+                    return event
+                if isinstance(event, CallEnded):
+                    return None
+        return None
+
+    async def _serve(self, started: CallStarted) -> None:
+        self.started = started
+        self._media = started.media
+        self._framer = Framer(started.media.frame_bytes, started.media.silence[:1])
+        session = RealtimeSession(
+            engines=self._engines,
+            settings=self._settings,
+            dialect=Dialect.GA,
+            emit=self._on_session_event,
+            config=self._session_config(started.media),
+            played_ms=self._played_ms,
+        )
+        self.session = session
+        log.info("call started", media=started.media.encoding, rate=started.media.sample_rate)
+        for hook in self.hooks.on_start:
+            hook(started)
+        session.start()
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            if self._settings.greeting:
+                session.say(self._settings.greeting)
+            async with asyncio.timeout(self._settings.max_session_s):
+                await self._receive_loop(session)
+        except TimeoutError:
+            log.info("call reached its maximum duration")
+        finally:
+            self._ended.set()
+            if self._digit_timer is not None:
+                self._digit_timer.cancel()
+            await session.close()
+            sender.cancel()
+            try:
+                await sender
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # a dropped socket fails the send: the call is over anyway
+                log.info("sending stopped", error=str(exc))
+            with contextlib.suppress(Exception):
+                await self.transport.close()
+            log.info("call ended")
+
+    def _session_config(self, media: MediaFormat) -> SessionConfig:
+        fmt = AudioFormat(media.encoding, media.sample_rate)
+        s = self._settings
+        return SessionConfig(
+            instructions=s.system_prompt,
+            input_audio_format=fmt,
+            output_audio_format=fmt,
+            turn_detection=ServerVad(
+                threshold=s.vad_threshold,
+                prefix_padding_ms=s.vad_prefix_padding_ms,
+                silence_duration_ms=s.vad_silence_ms,
+            ),
+        )
+
+    # --- inbound -------------------------------------------------------------------------
+
+    def _parse(self, frame: Frame) -> list[CallEvent]:
+        try:
+            return self.codec.receive(frame)
+        except CarrierProtocolError as exc:
+            # One bad frame must not end a call: log it and carry on.
+            log.warning("bad carrier frame", error=str(exc))
+            return []
+
+    async def _receive_loop(self, session: RealtimeSession) -> None:
+        while (frame := await self.transport.receive()) is not None:
+            for event in self._parse(frame):
+                if isinstance(event, MediaReceived):
+                    await session.handle(ce.InputAudioBufferAppend(None, event.audio))
+                elif isinstance(event, MarkPlayed):
+                    self._playout.acked(event.name, self._clock())
+                elif isinstance(event, DtmfReceived):
+                    self._on_digit(event.digit)
+                elif isinstance(event, AudioCleared):
+                    pass  # the clear was already accounted for when it was sent
+                elif isinstance(event, CallEnded):
+                    log.info("carrier ended the call", reason=event.reason)
+                    return
+
+    def _on_digit(self, digit: str) -> None:
+        for hook in self.hooks.on_dtmf:
+            hook(digit)
+        self._digits.append(digit)
+        if self._digit_timer is not None:
+            self._digit_timer.cancel()
+        self._digit_timer = asyncio.get_running_loop().call_later(
+            DTMF_SETTLE_S, self._digits_settled
+        )
+
+    def _digits_settled(self) -> None:
+        """Hand the keyed digits to the agent as text, and let it answer."""
+        self._digit_timer = None
+        digits, self._digits = " ".join(self._digits), []
+        session = self.session
+        if session is None or not digits:
+            return
+        session.add_user_text(f"[The caller pressed {digits} on the keypad]")
+        if not session.responding:
+            session.create_response(ResponseParams())
+
+    # --- outbound ------------------------------------------------------------------------
+
+    def _on_session_event(self, event: ev.ServerEvent) -> None:
+        for hook in self.hooks.on_event:
+            hook(event)
+        if isinstance(event, ev.ResponseCreated):
+            self._playout.reset()
+            self._heard_at_clear = None
+        elif isinstance(event, ev.ResponseAudioDelta):
+            self._queue_audio(event.audio)
+        elif isinstance(event, ev.ResponseAudioDone):
+            self._flush_audio()
+        elif isinstance(event, ev.InputAudioBufferSpeechStarted):
+            self._barge_in()
+        elif isinstance(event, ev.ResponseDone) and event.response.status == "failed":
+            self._apologise()
+
+    def _apologise(self) -> None:
+        """The LLM or TTS failed: the caller hears a spoken fallback, not silence."""
+        if self.session is not None and self._settings.fallback_message:
+            self.session.say(self._settings.fallback_message)
+
+    def _queue_audio(self, audio: bytes) -> None:
+        assert self._framer is not None
+        assert self._media is not None
+        for frame in self._framer.push(audio):
+            self._pacer.push(AudioFrame(frame, self._pacer.utterance))
+        self._playout.sent(len(audio) / self._media.bytes_per_ms)
+        if self._playout.acks:
+            self._pacer.push(MarkRequest(self._playout.new_mark()))
+        self._wake.set()
+
+    def _flush_audio(self) -> None:
+        assert self._framer is not None
+        tail = self._framer.flush(pad=True)
+        if tail:
+            self._pacer.push(AudioFrame(tail, self._pacer.utterance))
+            self._wake.set()
+
+    def _barge_in(self) -> None:
+        now = self._clock()
+        if not self._pacer.pending and self._pacer.buffered_s(now) <= 0:
+            return  # nothing is playing: nothing to clear
+        self._heard_at_clear = self._playout.heard_ms(now, self._pacer.buffered_s(now))
+        self._pacer.clear(now)
+        if self._framer is not None:
+            self._framer.clear()
+        self._urgent.extend(self.codec.clear())
+        self._wake.set()
+        log.info("barge-in: cleared carrier audio", heard_ms=round(self._heard_at_clear))
+
+    def _played_ms(self, audio: AssistantAudio) -> float:
+        if self._heard_at_clear is not None:
+            return self._heard_at_clear
+        now = self._clock()
+        return self._playout.heard_ms(now, self._pacer.buffered_s(now))
+
+    async def _send_loop(self) -> None:
+        """Send urgent frames at once and paced frames on their deadlines."""
+        while True:
+            while self._urgent:
+                await self.transport.send(self._urgent.pop(0))
+            now = self._clock()
+            for item in self._pacer.due(now):
+                frames = (
+                    self.codec.media(item.audio)
+                    if isinstance(item, AudioFrame)
+                    else self.codec.mark(item.name)
+                )
+                for frame in frames:
+                    await self.transport.send(frame)
+            self._wake.clear()
+            deadline = self._pacer.next_deadline(self._clock())
+            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            if self._urgent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    async def hang_up(self) -> None:
+        """End the call in-band where the protocol allows it."""
+        self._urgent.extend(self.codec.hangup())
+        self._wake.set()

@@ -1,0 +1,121 @@
+"""Outbound audio pacing and playout tracking for a call (sans-I/O: the caller passes ``now``).
+
+Carriers play what they receive in real time and buffer the rest. Sending everything at once
+would make barge-in slow (a clear cannot always recall what is queued) and sending late would
+starve the caller, so frames go out on absolute deadlines keeping at most ``lead_ms`` queued at
+the carrier. ``play_clock`` is when everything sent so far will have played.
+
+Marks ride in the same queue, so a mark goes out right after the audio it follows. Positions
+are milliseconds of audio sent in the current *utterance* (reset by :meth:`start_utterance`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    audio: bytes
+    utterance: int
+
+
+@dataclass(frozen=True)
+class MarkRequest:
+    name: str
+
+
+Outgoing = AudioFrame | MarkRequest
+
+
+class Pacer:
+    def __init__(self, frame_ms: int = 20, lead_ms: int = 200) -> None:
+        self.frame_ms = frame_ms
+        self.lead_s = lead_ms / 1000
+        self._queue: deque[Outgoing] = deque()
+        self.play_clock = 0.0  # when all sent audio will have finished playing
+        self.utterance = 0
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def push(self, item: Outgoing) -> None:
+        self._queue.append(item)
+
+    def next_deadline(self, now: float) -> float | None:
+        """When the next frame may go out (``now`` or later), or None when nothing waits."""
+        if not self._queue:
+            return None
+        if isinstance(self._queue[0], MarkRequest):
+            return now
+        return max(now, self.play_clock - self.lead_s)
+
+    def due(self, now: float) -> list[Outgoing]:
+        """Everything that may be sent at ``now``, in order."""
+        out: list[Outgoing] = []
+        while self._queue:
+            head = self._queue[0]
+            if isinstance(head, AudioFrame):
+                if self.play_clock - now > self.lead_s + 1e-9:
+                    break
+                # A gap in the audio (the carrier ran dry) restarts the clock from now.
+                self.play_clock = max(self.play_clock, now) + self.frame_ms / 1000
+            out.append(self._queue.popleft())
+        return out
+
+    def clear(self, now: float) -> list[Outgoing]:
+        """Drop what has not been sent; the carrier is told to drop what it holds."""
+        dropped = list(self._queue)
+        self._queue.clear()
+        self.play_clock = now
+        return dropped
+
+    def buffered_s(self, now: float) -> float:
+        """Audio sent but (by the clock) not yet played."""
+        return max(0.0, self.play_clock - now)
+
+
+class Playout:
+    """What the caller has heard of the current utterance: from marks when the carrier acks
+    them, else estimated from the pacing clock."""
+
+    def __init__(self, acks: bool) -> None:
+        self.acks = acks
+        self.sent_ms = 0.0
+        self._marks: dict[str, float] = {}  # name -> position
+        self._acked_ms = 0.0
+        self._acked_at: float | None = None
+        self._counter = 0
+
+    def reset(self) -> None:
+        self.sent_ms = 0.0
+        self._marks.clear()  # acks of older marks (returned by a clear) are ignored
+        self._acked_ms = 0.0
+        self._acked_at = None
+
+    def sent(self, ms: float) -> None:
+        self.sent_ms += ms
+
+    def new_mark(self) -> str:
+        self._counter += 1
+        name = f"m{self._counter}"
+        self._marks[name] = self.sent_ms
+        return name
+
+    def acked(self, name: str, now: float) -> bool:
+        """Record a mark echo; False for marks from a previous utterance (or unknown)."""
+        position = self._marks.pop(name, None)
+        if position is None:
+            return False
+        self._acked_ms, self._acked_at = position, now
+        return True
+
+    def heard_ms(self, now: float, buffered_s: float) -> float:
+        if not self.acks:
+            return max(0.0, self.sent_ms - buffered_s * 1000)
+        if self._acked_at is None:
+            return 0.0
+        # Playback continued after the last echo, up to what was sent.
+        return min(self.sent_ms, self._acked_ms + (now - self._acked_at) * 1000)

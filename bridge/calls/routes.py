@@ -1,0 +1,196 @@
+"""HTTP and WebSocket front doors for carriers: webhooks, one media route per carrier, and a
+shared ``/media`` route that recognises the carrier from its first message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from bridge.calls.call import Call
+from bridge.calls.transports import WebSocketTransport
+from bridge.carriers.base import CarrierCodec, Frame
+from bridge.carriers.twilio import TwilioCodec, connect_stream_twiml, valid_twilio_signature
+from bridge.logging import get_logger
+
+log = get_logger("bridge.calls")
+
+
+@dataclass(frozen=True)
+class CarrierRoute:
+    name: str
+    codec: Callable[[], CarrierCodec]
+    subprotocols: tuple[str, ...] = ()
+
+
+CARRIERS: dict[str, CarrierRoute] = {
+    "twilio": CarrierRoute("twilio", TwilioCodec),
+}
+
+
+def public_base(request: Request | WebSocket, scheme: str) -> str:
+    """The externally visible base URL: the configured one, else what the request shows."""
+    configured = request.app.state.runtime.settings.public_url.rstrip("/")
+    if configured:
+        base = configured
+    else:
+        forwarded = request.headers.get("x-forwarded-proto")
+        host = request.headers.get("host", request.url.netloc)
+        base = f"{forwarded or request.url.scheme}://{host}"
+    secure = base.startswith(("https://", "wss://"))
+    rest = base.split("://", 1)[1]
+    if scheme == "ws":
+        return f"{'wss' if secure else 'ws'}://{rest}"
+    return f"{'https' if secure else 'http'}://{rest}"
+
+
+async def twilio_voice(request: Request) -> Response:
+    """The voice webhook: answer with TwiML that streams the call to ``/twilio/media``."""
+    settings = request.app.state.runtime.settings
+    form = await request.form()
+    params = {key: str(value) for key, value in form.items()}
+    if settings.twilio_auth_token:
+        url = public_base(request, "http") + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        if not valid_twilio_signature(
+            settings.twilio_auth_token, request.headers.get("x-twilio-signature"), url, params
+        ):
+            log.warning("refused a Twilio webhook with a bad signature")
+            return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+    stream_url = public_base(request, "ws") + "/twilio/media"
+    forwarded: dict[str, str] = {k: params[k] for k in ("From", "To", "CallSid") if k in params}
+    return Response(connect_stream_twiml(stream_url, forwarded), media_type="application/xml")
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    log.warning("refused a carrier connection", reason=reason)
+    await websocket.close(code=code, reason=reason)
+
+
+def _authorised(websocket: WebSocket, carrier: str) -> bool:
+    settings = websocket.app.state.runtime.settings
+    if carrier == "twilio" and settings.twilio_auth_token:
+        url = public_base(websocket, "ws") + websocket.url.path
+        signature = websocket.headers.get("x-twilio-signature")
+        return valid_twilio_signature(settings.twilio_auth_token, signature, url)
+    return True
+
+
+async def serve_call(websocket: WebSocket, route: CarrierRoute, first: list[Frame]) -> None:
+    runtime = websocket.app.state.runtime
+    if runtime.sessions >= runtime.settings.max_sessions:
+        await websocket.close(code=1013, reason="too many calls")
+        return
+    runtime.sessions += 1
+    try:
+        call = Call(
+            route.codec(),
+            WebSocketTransport(websocket, first),
+            engines=runtime.engines,
+            settings=runtime.settings,
+        )
+        await call.run()
+    finally:
+        runtime.sessions -= 1
+
+
+def _accept_checks(websocket: WebSocket, carrier: str) -> str | None:
+    if websocket.app.state.runtime.engines is None:
+        return "the bridge is still loading its models"
+    if not _authorised(websocket, carrier):
+        return "invalid carrier signature"
+    return None
+
+
+def carrier_endpoint(route: CarrierRoute) -> Callable[[WebSocket], object]:
+    async def endpoint(websocket: WebSocket) -> None:
+        problem = _accept_checks(websocket, route.name)
+        if problem:
+            await websocket.send_denial_response(PlainTextResponse(problem, status_code=403))
+            return
+        offered = websocket.scope.get("subprotocols", [])
+        chosen = next((p for p in offered if p in route.subprotocols), None)
+        await websocket.accept(subprotocol=chosen)
+        await serve_call(websocket, route, [])
+
+    return endpoint
+
+
+def detect_carrier(frame: Frame, subprotocols: list[str]) -> str | None:
+    """Which carrier sent this frame; None when it does not tell (a bare "connected")."""
+    for name, route in CARRIERS.items():
+        if any(p in route.subprotocols for p in subprotocols):
+            return name
+    if isinstance(frame, bytes):
+        # AudioSocket opens with its UUID frame: kind 0x01, length 16.
+        return "audiosocket" if frame[:3] == b"\x01\x00\x10" else None
+    try:
+        message = json.loads(frame)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    start = message.get("start")
+    if not isinstance(start, dict):
+        start = {}
+    keys = set(message) | set(start)
+    if message.get("event") == "websocket:connected":
+        return "vonage"
+    if message.get("protocol") == "Call" or "streamSid" in keys:
+        return "twilio"
+    if "stream_id" in keys or "call_control_id" in keys:
+        return "telnyx"
+    if "stream_sid" in keys:
+        return "exotel"
+    if "callId" in keys or "streamId" in keys:
+        return "plivo"
+    if "callSid" in keys and "sampleRate" in keys:
+        return "jambonz"
+    return None
+
+
+async def shared_media(websocket: WebSocket) -> None:
+    """``/media``: accept, read the first message, and hand over to that carrier's codec."""
+    offered = list(websocket.scope.get("subprotocols", []))
+    known = {p for route in CARRIERS.values() for p in route.subprotocols}
+    if websocket.app.state.runtime.engines is None:
+        await websocket.send_denial_response(
+            PlainTextResponse("the bridge is still loading its models", status_code=503)
+        )
+        return
+    await websocket.accept(subprotocol=next((p for p in offered if p in known), None))
+    transport = WebSocketTransport(websocket)
+    seen: list[Frame] = []
+    name = None
+    while name is None and len(seen) < 2:  # a bare "connected" says nothing: read one more
+        frame = await transport.receive()
+        if frame is None:
+            return
+        seen.append(frame)
+        name = detect_carrier(frame, offered)
+    route = CARRIERS.get(name or "")
+    if route is None:
+        await _refuse(websocket, 1003, "unrecognised carrier protocol")
+        return
+    if not _authorised(websocket, route.name):
+        await _refuse(websocket, 1008, "invalid carrier signature")
+        return
+    log.info("carrier recognised", carrier=route.name)
+    await serve_call(websocket, route, seen)
+
+
+def call_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/twilio/voice", twilio_voice, methods=["POST"]),
+        WebSocketRoute("/media", shared_media),
+    ]
+    routes += [
+        WebSocketRoute(f"/{name}/media", carrier_endpoint(r)) for name, r in CARRIERS.items()
+    ]
+    return routes
