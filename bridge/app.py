@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bridge.calls.audiosocket_server import start_audiosocket_server
 from bridge.calls.routes import call_routes
 from bridge.config import Settings
 from bridge.logging import get_logger
@@ -35,6 +36,7 @@ class Runtime:
         self.engines = engines
         self.keys = KeyStore(settings.api_keys)
         self.sessions = 0  # live realtime sessions and calls
+        self.audiosocket_port: int | None = None  # bound port, once listening
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None
@@ -110,9 +112,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start_loading()
+        audiosocket = None
+        if settings.audiosocket_port is not None:
+            audiosocket = await start_audiosocket_server(
+                runtime, settings.host, settings.audiosocket_port
+            )
         try:
             yield
         finally:
+            if audiosocket is not None:
+                audiosocket.close()
+                await audiosocket.wait_closed()
             # Engines handed in by the caller belong to the caller.
             if engines is None:
                 await runtime.close()

@@ -88,7 +88,8 @@ class Call:
         self._engines = engines
         self._settings = settings
         self._clock = clock
-        self._pacer = Pacer()
+        # Carriers that batch audio into chunks (Exotel) need that much more lead.
+        self._pacer = Pacer(lead_ms=200 + int(getattr(codec, "chunk_ms", 0)))
         self._playout = Playout(acks=codec.playout_acks == "mark")
         self._framer: Framer | None = None
         self._media: MediaFormat | None = None

@@ -15,7 +15,13 @@ from starlette.websockets import WebSocket
 from bridge.calls.call import Call
 from bridge.calls.transports import WebSocketTransport
 from bridge.carriers.base import CarrierCodec, Frame
+from bridge.carriers.exotel import ExotelCodec
+from bridge.carriers.jambonz import SUBPROTOCOLS as JAMBONZ_SUBPROTOCOLS
+from bridge.carriers.jambonz import JambonzCodec
+from bridge.carriers.plivo import PlivoCodec
+from bridge.carriers.telnyx import STREAM_TOKEN_HEADER, TelnyxCodec, stream_token_valid
 from bridge.carriers.twilio import TwilioCodec, connect_stream_twiml, valid_twilio_signature
+from bridge.carriers.vonage import VonageCodec
 from bridge.logging import get_logger
 
 log = get_logger("bridge.calls")
@@ -30,6 +36,12 @@ class CarrierRoute:
 
 CARRIERS: dict[str, CarrierRoute] = {
     "twilio": CarrierRoute("twilio", TwilioCodec),
+    "signalwire": CarrierRoute("signalwire", TwilioCodec),  # Twilio-compatible
+    "telnyx": CarrierRoute("telnyx", TelnyxCodec),
+    "plivo": CarrierRoute("plivo", PlivoCodec),
+    "vonage": CarrierRoute("vonage", VonageCodec),
+    "exotel": CarrierRoute("exotel", ExotelCodec),
+    "jambonz": CarrierRoute("jambonz", JambonzCodec, JAMBONZ_SUBPROTOCOLS),
 }
 
 
@@ -79,6 +91,9 @@ def _authorised(websocket: WebSocket, carrier: str) -> bool:
         url = public_base(websocket, "ws") + websocket.url.path
         signature = websocket.headers.get("x-twilio-signature")
         return valid_twilio_signature(settings.twilio_auth_token, signature, url)
+    if carrier == "telnyx" and settings.telnyx_stream_token:
+        presented = websocket.headers.get(STREAM_TOKEN_HEADER)
+        return stream_token_valid(presented, settings.telnyx_stream_token)
     return True
 
 

@@ -13,21 +13,40 @@ import uvicorn
 
 @contextlib.asynccontextmanager
 async def serve_app(app: Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Serve ``app`` and yield its base URL (``http://127.0.0.1:PORT``).
-
-    The socket is bound and listening before the server task starts, so a client may connect
-    at once: early connections wait in the backlog instead of racing the start-up.
-    """
+    """Serve ``app`` and yield its base URL (``http://127.0.0.1:PORT``) once its start-up is
+    complete. The socket is bound before the server starts, so nothing races for the port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     sock.listen(128)
     port = sock.getsockname()[1]
+    started = asyncio.Event()
+
+    async def signalling_app(scope: Any, receive: Any, send: Any) -> None:
+        # Learn when the app's lifespan start-up is over, so servers it starts (AudioSocket)
+        # and state it sets are there before the caller uses them.
+        async def watched_send(message: Any) -> None:
+            await send(message)
+            if message["type"].startswith("lifespan.startup."):
+                started.set()
+
+        await app(scope, receive, watched_send if scope["type"] == "lifespan" else send)
+
     config = uvicorn.Config(
-        app, log_config=None, lifespan="on", ws_max_size=16 << 20, timeout_graceful_shutdown=1
+        signalling_app,
+        log_config=None,
+        lifespan="on",
+        ws_max_size=16 << 20,
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # start-up failed: raise why
+        raise RuntimeError("the server stopped during start-up")
     try:
         yield f"http://{host}:{port}"
     finally:
