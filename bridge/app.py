@@ -37,6 +37,7 @@ class Runtime:
         self.keys = KeyStore(settings.api_keys)
         self.sessions = 0  # live realtime sessions and calls
         self.audiosocket_port: int | None = None  # bound port, once listening
+        self.calls: set[Any] = set()  # live phone calls (bridge.calls.call.Call)
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None

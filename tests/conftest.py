@@ -78,6 +78,19 @@ DEFAULT_SCRIPT = [
     Rule("weather", Reply(tool_calls=(ScriptedToolCall("get_weather", {"city": "Paris"}),))),
     Rule("sunny", Reply("It is sunny in Paris today."), role="tool"),
     Rule("long story", Reply(" ".join(["This is a very long answer that goes on and on."] * 12))),
+    Rule(
+        r"goodbye|bye",
+        Reply(
+            "Goodbye, and thank you for calling.", tool_calls=(ScriptedToolCall("end_call", {}),)
+        ),
+    ),
+    Rule(
+        r"operator|human",
+        Reply(
+            "Let me put you through.",
+            tool_calls=(ScriptedToolCall("transfer_call", {"target": "+15550100"}),),
+        ),
+    ),
 ]
 
 

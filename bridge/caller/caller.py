@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bridge.audio import StreamResampler, WireDecoder, WireEncoder
 from bridge.caller.playback import Playback, is_speech
@@ -30,6 +30,7 @@ class Say:
     text: str = ""
     pcm: bytes | None = None  # 16-bit PCM at the wire's rate (from a WAV file), else synthesized
     barge_in_after_ms: int | None = None  # start talking this long into the agent's reply
+    wait: Literal["reply", "start"] = "reply"  # the whole reply, or only until it starts
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class SimulatedCaller:
         self.state = _State()
         self._tick = asyncio.Event()
         self._speech_sent_at = 0.0
+        self._speech_onset_at = 0.0
+        self._onset_pending = False
 
     # --- the script ----------------------------------------------------------------------
 
@@ -146,19 +149,20 @@ class SimulatedCaller:
             pcm = step.pcm if step.pcm is not None else self._synthesize(step.text)
             report = TurnReport(f"say {step.text!r}" if step.text else "say (audio)")
             if step.barge_in_after_ms is not None:
-                await self._wait_for_agent_audio(self._clock())
+                await self._wait_for_agent_audio(self._speech_sent_at)
                 await self._sleep_ticks(step.barge_in_after_ms / 1000)
-            onset = self._clock()
             clears_before = len(self.state.clears)
             await self._speak(pcm)
             since = self._speech_sent_at
             if step.barge_in_after_ms is not None:
                 clears = self.state.clears[clears_before:]
+                onset = self._speech_onset_at  # the first audible frame, not leading silence
                 report.clear_ms = (clears[0] - onset) * 1000 if clears else None
         start = await self._wait_for_agent_audio(since)
         if start is not None:
             report.latency_ms = (start - since) * 1000
-            await self._wait_for_quiet()
+            if not (isinstance(step, Say) and step.wait == "start"):
+                await self._wait_for_quiet()
         report.heard_pcm = self._heard_since(since)
         if self._stt is not None and report.heard_pcm:
             pcm16k = StreamResampler(self.wire.media.sample_rate, 16_000).process(report.heard_pcm)
@@ -170,6 +174,7 @@ class SimulatedCaller:
         return StreamResampler(self._tts.sample_rate, self.wire.media.sample_rate).process(pcm)
 
     async def _speak(self, pcm: bytes) -> None:
+        self._onset_pending = True
         for start in range(0, len(pcm), self._pcm_frame):
             frame = pcm[start : start + self._pcm_frame]
             self._outbox.append(frame + bytes(self._pcm_frame - len(frame)))
@@ -223,6 +228,9 @@ class SimulatedCaller:
             for frame in self.wire.audio(self._encoder.encode(pcm)):
                 await self.transport.send(frame)
             now = self._clock()
+            if speaking and self._onset_pending and is_speech(pcm):
+                self._onset_pending = False
+                self._speech_onset_at = now
             if speaking and not self._outbox:
                 self._speech_sent_at = now
             for name in self.playback.advance(now):

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from bridge.calls.call import Call
+from bridge.calls.routes import run_call
 from bridge.calls.transports import StreamTransport
 from bridge.carriers.audiosocket import AudioSocketCodec
 from bridge.logging import get_logger
@@ -22,17 +23,10 @@ async def start_audiosocket_server(runtime: Any, host: str, port: int) -> asynci
             log.warning("refused an AudioSocket call", ready=runtime.engines is not None)
             await transport.close()
             return
-        runtime.sessions += 1
-        try:
-            call = Call(
-                AudioSocketCodec(),
-                transport,
-                engines=runtime.engines,
-                settings=runtime.settings,
-            )
-            await call.run()
-        finally:
-            runtime.sessions -= 1
+        call = Call(
+            AudioSocketCodec(), transport, engines=runtime.engines, settings=runtime.settings
+        )
+        await run_call(runtime, call)
 
     server = await asyncio.start_server(handle, host, port)
     bound = server.sockets[0].getsockname()[1]

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.audio import Framer
+from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
+from bridge.calls.tools import BUILTIN_NAMES, BUILTIN_TOOLS, tool_arguments
 from bridge.carriers.base import (
     AudioCleared,
     CallEnded,
@@ -38,6 +41,7 @@ from bridge.pipeline.engines import Engines
 from bridge.realtime import client_events as ce
 from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
+from bridge.realtime.items import FunctionCallItem, FunctionCallOutputItem
 from bridge.realtime.responder import AssistantAudio
 from bridge.realtime.response import ResponseParams
 from bridge.realtime.session import RealtimeSession
@@ -46,6 +50,7 @@ from bridge.realtime.session_config import AudioFormat, ServerVad, SessionConfig
 log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
+LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the caller has heard
 
 
 class Transport(Protocol):
@@ -79,6 +84,7 @@ class Call:
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
         hooks: CallHooks | None = None,
+        control: Callable[[Call, CallStarted], CallControl] | None = None,
     ) -> None:
         self.codec = codec
         self.transport = transport
@@ -95,10 +101,15 @@ class Call:
         self._media: MediaFormat | None = None
         self._urgent: list[Frame] = []  # frames that jump the pacing queue (clear, hangup)
         self._wake = asyncio.Event()
+        self._all_sent = asyncio.Event()  # set while the pacing queue is empty
+        self._all_sent.set()
         self._heard_at_clear: float | None = None
         self._digits: list[str] = []
         self._digit_timer: asyncio.TimerHandle | None = None
         self._ended = asyncio.Event()
+        self._make_control = control
+        self.control: CallControl = InBandControl(codec.hangup, self._send_now, transport.close)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -126,6 +137,8 @@ class Call:
 
     async def _serve(self, started: CallStarted) -> None:
         self.started = started
+        if self._make_control is not None:
+            self.control = self._make_control(self, started)
         self._media = started.media
         self._framer = Framer(started.media.frame_bytes, started.media.silence[:1])
         session = RealtimeSession(
@@ -135,6 +148,7 @@ class Call:
             emit=self._on_session_event,
             config=self._session_config(started.media),
             played_ms=self._played_ms,
+            throttle=self._throttle,
         )
         self.session = session
         log.info("call started", media=started.media.encoding, rate=started.media.sample_rate)
@@ -153,6 +167,9 @@ class Call:
             self._ended.set()
             if self._digit_timer is not None:
                 self._digit_timer.cancel()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await session.close()
             sender.cancel()
             try:
@@ -177,6 +194,7 @@ class Call:
                 prefix_padding_ms=s.vad_prefix_padding_ms,
                 silence_duration_ms=s.vad_silence_ms,
             ),
+            tools=BUILTIN_TOOLS,
         )
 
     # --- inbound -------------------------------------------------------------------------
@@ -239,8 +257,47 @@ class Call:
             self._flush_audio()
         elif isinstance(event, ev.InputAudioBufferSpeechStarted):
             self._barge_in()
-        elif isinstance(event, ev.ResponseDone) and event.response.status == "failed":
-            self._apologise()
+        elif isinstance(event, ev.ResponseDone):
+            if event.response.status == "failed":
+                self._apologise()
+            calls = [
+                item
+                for item in event.response.output
+                if isinstance(item, FunctionCallItem) and item.name in BUILTIN_NAMES
+            ]
+            if calls and event.response.status == "completed":
+                self._spawn(self._run_tools(calls))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
+        """Carry out the agent's call-control requests and record what happened."""
+        for call in calls:
+            try:
+                arguments = tool_arguments(call.arguments)
+                if call.name == "end_call":
+                    await self.drained()
+                    await self.control.hangup()
+                elif call.name == "transfer_call":
+                    await self.drained()
+                    await self.control.transfer(str(arguments["target"]))
+                else:
+                    await self.control.send_dtmf(str(arguments["digits"]))
+                output = {"status": "done"}
+            except (ControlUnsupported, ControlFailed, ValueError, KeyError) as exc:
+                log.warning("call control failed", tool=call.name, error=str(exc))
+                output = {"status": "failed", "error": str(exc)}
+            if self.session is not None:
+                self.session.add_item(FunctionCallOutputItem(call.call_id, json.dumps(output)))
+
+    async def drained(self) -> None:
+        """Wait until the caller has heard everything sent so far."""
+        await self._all_sent.wait()
+        # What is sent plays in real time: wait exactly that long.
+        await asyncio.sleep(self._pacer.buffered_s(self._clock()))
 
     def _apologise(self) -> None:
         """The LLM or TTS failed: the caller hears a spoken fallback, not silence."""
@@ -255,6 +312,7 @@ class Call:
         self._playout.sent(len(audio) / self._media.bytes_per_ms)
         if self._playout.acks:
             self._pacer.push(MarkRequest(self._playout.new_mark()))
+        self._all_sent.clear()
         self._wake.set()
 
     def _flush_audio(self) -> None:
@@ -262,6 +320,7 @@ class Call:
         tail = self._framer.flush(pad=True)
         if tail:
             self._pacer.push(AudioFrame(tail, self._pacer.utterance))
+            self._all_sent.clear()
             self._wake.set()
 
     def _barge_in(self) -> None:
@@ -282,6 +341,15 @@ class Call:
         now = self._clock()
         return self._playout.heard_ms(now, self._pacer.buffered_s(now))
 
+    async def _throttle(self, audio: AssistantAudio) -> None:
+        """Synthesize at most LOOKAHEAD_MS ahead of what the caller has heard: a barge-in then
+        wastes little work, and synthesis does not starve speech detection of CPU."""
+        now = self._clock()
+        ahead_ms = audio.sent_ms - self._playout.heard_ms(now, self._pacer.buffered_s(now))
+        if ahead_ms > LOOKAHEAD_MS:
+            # Audio plays in real time, so this is exactly how long until we are due again.
+            await asyncio.sleep((ahead_ms - LOOKAHEAD_MS) / 1000)
+
     async def _send_loop(self) -> None:
         """Send urgent frames at once and paced frames on their deadlines."""
         while True:
@@ -297,6 +365,8 @@ class Call:
                 for frame in frames:
                     await self.transport.send(frame)
             self._wake.clear()
+            if not self._pacer.pending:
+                self._all_sent.set()
             deadline = self._pacer.next_deadline(self._clock())
             timeout = None if deadline is None else max(0.0, deadline - self._clock())
             if self._urgent:
@@ -305,7 +375,6 @@ class Call:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
 
-    async def hang_up(self) -> None:
-        """End the call in-band where the protocol allows it."""
-        self._urgent.extend(self.codec.hangup())
+    async def _send_now(self, frames: list[Frame]) -> None:
+        self._urgent.extend(frames)
         self._wake.set()

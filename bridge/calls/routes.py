@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -13,8 +15,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bridge.calls.call import Call
+from bridge.calls.control import CallControl, PlivoControl, TelnyxControl, TwilioControl
 from bridge.calls.transports import WebSocketTransport
-from bridge.carriers.base import CarrierCodec, Frame
+from bridge.carriers.base import CallStarted, CarrierCodec, Frame
 from bridge.carriers.exotel import ExotelCodec
 from bridge.carriers.jambonz import SUBPROTOCOLS as JAMBONZ_SUBPROTOCOLS
 from bridge.carriers.jambonz import JambonzCodec
@@ -22,6 +25,7 @@ from bridge.carriers.plivo import PlivoCodec
 from bridge.carriers.telnyx import STREAM_TOKEN_HEADER, TelnyxCodec, stream_token_valid
 from bridge.carriers.twilio import TwilioCodec, connect_stream_twiml, valid_twilio_signature
 from bridge.carriers.vonage import VonageCodec
+from bridge.config import Settings
 from bridge.logging import get_logger
 
 log = get_logger("bridge.calls")
@@ -97,22 +101,57 @@ def _authorised(websocket: WebSocket, carrier: str) -> bool:
     return True
 
 
+def rest_control(
+    carrier: str, settings: Settings, public_http: str
+) -> Callable[[Call, CallStarted], CallControl] | None:
+    """The carrier's REST call control when its credentials are configured."""
+    if carrier in ("twilio", "signalwire") and settings.twilio_account_sid:
+        return lambda call, started: TwilioControl(settings, started.call_id)
+    if carrier == "telnyx" and settings.telnyx_api_key:
+        return lambda call, started: TelnyxControl(settings, started.call_id)
+    if carrier == "plivo" and settings.plivo_auth_id:
+        transfer_url = public_http + "/plivo/transfer"
+        return lambda call, started: PlivoControl(settings, started.call_id, transfer_url)
+    return None  # in-band: the protocol's hang-up frame, or closing the connection
+
+
+async def run_call(runtime: Any, call: Call) -> None:
+    """Count and register a live call for its lifetime."""
+    runtime.sessions += 1
+    runtime.calls.add(call)
+    try:
+        await call.run()
+    finally:
+        runtime.calls.discard(call)
+        runtime.sessions -= 1
+
+
 async def serve_call(websocket: WebSocket, route: CarrierRoute, first: list[Frame]) -> None:
     runtime = websocket.app.state.runtime
     if runtime.sessions >= runtime.settings.max_sessions:
         await websocket.close(code=1013, reason="too many calls")
         return
-    runtime.sessions += 1
-    try:
-        call = Call(
-            route.codec(),
-            WebSocketTransport(websocket, first),
-            engines=runtime.engines,
-            settings=runtime.settings,
-        )
-        await call.run()
-    finally:
-        runtime.sessions -= 1
+    call = Call(
+        route.codec(),
+        WebSocketTransport(websocket, first),
+        engines=runtime.engines,
+        settings=runtime.settings,
+        control=rest_control(route.name, runtime.settings, public_base(websocket, "http")),
+    )
+    await run_call(runtime, call)
+
+
+async def plivo_transfer(request: Request) -> Response:
+    """Plivo XML that dials the transfer target (Plivo fetches it when we transfer a call)."""
+    target = request.query_params.get("to", "")
+    if not target:
+        return PlainTextResponse("missing 'to'", status_code=400)
+    inner = (
+        f"<User>{escape(target)}</User>"
+        if target.startswith("sip:")
+        else f"<Number>{escape(target)}</Number>"
+    )
+    return Response(f"<Response><Dial>{inner}</Dial></Response>", media_type="application/xml")
 
 
 def _accept_checks(websocket: WebSocket, carrier: str) -> str | None:
@@ -203,6 +242,7 @@ async def shared_media(websocket: WebSocket) -> None:
 def call_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/twilio/voice", twilio_voice, methods=["POST"]),
+        Route("/plivo/transfer", plivo_transfer, methods=["GET", "POST"]),
         WebSocketRoute("/media", shared_media),
     ]
     routes += [

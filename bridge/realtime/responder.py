@@ -54,6 +54,7 @@ class AssistantAudio:
     spoken: SpokenText = field(default_factory=SpokenText)
     bytes_per_ms: float = 48.0
     first_audio_at: float | None = None  # monotonic time the first delta went out
+    interrupted: bool = False  # barged in: what was not heard is gone
 
     @property
     def sent_ms(self) -> float:
@@ -91,6 +92,7 @@ class ResponseRun:
         tts: TextToSpeech,
         emit: Emit,
         conversation: Conversation | None,
+        throttle: Callable[[AssistantAudio], Awaitable[None]] | None = None,
     ) -> None:
         self.response = response
         self._prepare = request  # awaited after response.created: input may still be transcribing
@@ -98,6 +100,7 @@ class ResponseRun:
         self._tts = tts
         self._emit = emit
         self._conversation = conversation  # None for out-of-band responses
+        self._throttle = throttle  # holds synthesis back while enough audio waits to play
         self.cancel_reason: StatusReason = "client_cancelled"
         self.audio: AssistantAudio | None = None
         self._message: _Message | None = None
@@ -195,6 +198,8 @@ class ResponseRun:
         audio, encoder = self.audio, message.encoder
         assert audio is not None
         assert encoder is not None
+        if self._throttle is not None:
+            await self._throttle(audio)
         item_id, index = message.item.id, message.index
         delta = clause if not part.transcript else " " + clause
         part.transcript += delta

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bridge.audio import StreamResampler
@@ -64,6 +64,7 @@ class RealtimeSession:
         emit: Emit,
         config: SessionConfig | None = None,
         played_ms: PlayedMs = wall_clock_played_ms,
+        throttle: Callable[[AssistantAudio], Awaitable[None]] | None = None,
     ) -> None:
         self.id = new_session_id()
         self.dialect = dialect
@@ -74,6 +75,7 @@ class RealtimeSession:
         self._settings = settings
         self._emit = emit
         self._played_ms = played_ms
+        self._throttle = throttle
         self._input = self._new_input(stream_ms=0.0)
         self._speech_item_id: str | None = None
         self._run: ResponseRun | None = None
@@ -187,7 +189,7 @@ class RealtimeSession:
                     ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms)
                 )
                 detection = self.config.turn_detection
-                if detection is not None and detection.interrupt_response and self.responding:
+                if detection is not None and detection.interrupt_response and self.speaking:
                     await self.interrupt()
             elif isinstance(speech, SpeechStopped):
                 item_id = self._speech_item_id or new_item_id()
@@ -268,6 +270,10 @@ class RealtimeSession:
 
     # --- responses -----------------------------------------------------------------------
 
+    def add_item(self, item: Item) -> None:
+        """Append an item the server made (a built-in tool's output, say)."""
+        self._create_item(item, None)
+
     def add_user_text(self, text: str) -> MessageItem:
         """Put what the user said or keyed (DTMF) into the conversation as text."""
         item = MessageItem(role="user", content=[InputTextPart(text)])
@@ -323,6 +329,7 @@ class RealtimeSession:
             tts=self._engines.tts_for(response.voice),
             emit=self._emit,
             conversation=self.conversation if params.conversation == "auto" else None,
+            throttle=self._throttle,
         )
         self._run = run
         self._run_task = asyncio.create_task(self._respond(run))
@@ -367,15 +374,28 @@ class RealtimeSession:
         task.cancel()
         await asyncio.wait([task])
 
+    @property
+    def speaking(self) -> bool:
+        """A reply is being generated or its audio is still playing to the listener."""
+        if self.responding:
+            return True
+        audio = self._run.audio if self._run is not None else None
+        if audio is None or audio.interrupted:
+            return False
+        return self._played_ms(audio) < audio.sent_ms - 1
+
     async def interrupt(self) -> None:
         """The user barged in: stop the reply and forget what they did not hear."""
         run = self._run
         await self._cancel("turn_detected")
-        if run is not None and run.audio is not None:
-            audio = run.audio
-            self._spoken[audio.item.id] = audio
-            if audio.item in self.conversation:
-                self.truncate(audio.item.id, 0, int(self._played_ms(audio)))
+        audio = run.audio if run is not None else None
+        if audio is None or audio.item not in self.conversation:
+            return
+        self._spoken[audio.item.id] = audio
+        audio.interrupted = True
+        heard = int(self._played_ms(audio))
+        if heard < audio.sent_ms - 1:
+            self.truncate(audio.item.id, 0, heard)
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         item = self.conversation.get(item_id)
