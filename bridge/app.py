@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bridge.calls.audiosocket_server import start_audiosocket_server
+from bridge.calls.live import LiveCalls
 from bridge.calls.routes import call_routes
 from bridge.config import Settings
 from bridge.logging import get_logger
@@ -37,7 +38,7 @@ class Runtime:
         self.keys = KeyStore(settings.api_keys)
         self.sessions = 0  # live realtime sessions and calls
         self.audiosocket_port: int | None = None  # bound port, once listening
-        self.calls: set[Any] = set()  # live phone calls (bridge.calls.call.Call)
+        self.calls = LiveCalls()
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None

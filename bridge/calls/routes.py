@@ -118,12 +118,12 @@ def rest_control(
 async def run_call(runtime: Any, call: Call) -> None:
     """Count and register a live call for its lifetime."""
     runtime.sessions += 1
-    runtime.calls.add(call)
+    await runtime.calls.add(call)
     try:
         await call.run()
     finally:
-        runtime.calls.discard(call)
         runtime.sessions -= 1
+        await runtime.calls.discard(call)
 
 
 async def serve_call(websocket: WebSocket, route: CarrierRoute, first: list[Frame]) -> None:
