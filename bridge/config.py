@@ -111,6 +111,11 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("audiosocket_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("model_map", "voice_map", mode="before")
     @classmethod
     def _split_pairs(cls, value: Any) -> Any:
