@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge import __version__
+from bridge.caller.cli import add_call_arguments, run_call_command
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.logging import configure_logging, get_logger
 
@@ -35,6 +36,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _call(args: argparse.Namespace, settings: Settings) -> int:
+    return run_call_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voice-bridge {__version__}")
@@ -43,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (BRIDGE_HOST)")
     serve.add_argument("--port", type=int, help="listen port (BRIDGE_PORT)")
     serve.set_defaults(handler=_serve)
+    call = commands.add_parser(
+        "call", help="dial a running bridge as a carrier would and talk to the agent"
+    )
+    add_call_arguments(call)
+    call.set_defaults(handler=_call)
     return parser
 
 

@@ -42,6 +42,8 @@ class Press:
 class Listen:
     """Wait for the agent to speak (a greeting) and for it to finish."""
 
+    timeout_s: float = 10.0  # how long to wait for it to start
+
 
 Step = Say | Press | Listen
 
@@ -158,7 +160,8 @@ class SimulatedCaller:
                 clears = self.state.clears[clears_before:]
                 onset = self._speech_onset_at  # the first audible frame, not leading silence
                 report.clear_ms = (clears[0] - onset) * 1000 if clears else None
-        start = await self._wait_for_agent_audio(since)
+        limit = step.timeout_s if isinstance(step, Listen) else self._timeout
+        start = await self._wait_for_agent_audio(since, limit)
         if start is not None:
             report.latency_ms = (start - since) * 1000
             if not (isinstance(step, Say) and step.wait == "start"):
@@ -191,9 +194,11 @@ class SimulatedCaller:
         while self._clock() < deadline:
             await self._ticks(1)
 
-    async def _wait_for_agent_audio(self, since: float) -> float | None:
+    async def _wait_for_agent_audio(
+        self, since: float, timeout_s: float | None = None
+    ) -> float | None:
         """When the first non-silent agent frame arrived after ``since`` (None: timed out)."""
-        deadline = self._clock() + self._timeout
+        deadline = self._clock() + (self._timeout if timeout_s is None else timeout_s)
         while self._clock() < deadline and not self.state.hung_up:
             later = [t for t in self.state.arrivals if t >= since]
             if later:
