@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     plivo_auth_id: str = ""
     plivo_auth_token: str = ""
     plivo_api_url: str = "https://api.plivo.com"
+    relay_url: str = ""
+    relay_api_key: str = ""
+    relay_voice: str = "alloy"
 
     # Voice activity detection and turn taking
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bridge.audio import Framer
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
+from bridge.calls.relay import RelaySession
 from bridge.calls.tools import BUILTIN_NAMES, BUILTIN_TOOLS, tool_arguments
 from bridge.carriers.base import (
     AudioCleared,
@@ -41,7 +42,7 @@ from bridge.pipeline.engines import Engines
 from bridge.realtime import client_events as ce
 from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.items import FunctionCallItem, FunctionCallOutputItem
+from bridge.realtime.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
 from bridge.realtime.responder import AssistantAudio
 from bridge.realtime.response import ResponseParams
 from bridge.realtime.session import RealtimeSession
@@ -51,6 +52,20 @@ log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
 LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the caller has heard
+
+
+class CallSession(Protocol):
+    """What a call needs of its conversation: the local engine or an upstream relay."""
+
+    @property
+    def responding(self) -> bool: ...
+    def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def handle(self, event: ce.InputAudioBufferAppend) -> None: ...
+    def say(self, text: str) -> None: ...
+    def add_user_text(self, text: str) -> MessageItem: ...
+    def add_item(self, item: Item) -> None: ...
+    def create_response(self, params: ResponseParams) -> None: ...
 
 
 class Transport(Protocol):
@@ -90,7 +105,7 @@ class Call:
         self.transport = transport
         self.hooks = hooks or CallHooks()
         self.started: CallStarted | None = None
-        self.session: RealtimeSession | None = None
+        self.session: CallSession | None = None
         self._engines = engines
         self._settings = settings
         self._clock = clock
@@ -141,15 +156,7 @@ class Call:
             self.control = self._make_control(self, started)
         self._media = started.media
         self._framer = Framer(started.media.frame_bytes, started.media.silence[:1])
-        session = RealtimeSession(
-            engines=self._engines,
-            settings=self._settings,
-            dialect=Dialect.GA,
-            emit=self._on_session_event,
-            config=self._session_config(started.media),
-            played_ms=self._played_ms,
-            throttle=self._throttle,
-        )
+        session = self._new_session(started.media)
         self.session = session
         log.info("call started", media=started.media.encoding, rate=started.media.sample_rate)
         for hook in self.hooks.on_start:
@@ -182,6 +189,29 @@ class Call:
                 await self.transport.close()
             log.info("call ended")
 
+    def _new_session(self, media: MediaFormat) -> CallSession:
+        settings = self._settings
+        if settings.relay_url:
+            return RelaySession(
+                url=settings.relay_url,
+                api_key=settings.relay_api_key,
+                media=AudioFormat(media.encoding, media.sample_rate),
+                emit=self._on_session_event,
+                played_ms=self._played_ms,
+                instructions=settings.system_prompt,
+                voice=settings.relay_voice,
+                tools=BUILTIN_TOOLS,
+            )
+        return RealtimeSession(
+            engines=self._engines,
+            settings=settings,
+            dialect=Dialect.GA,
+            emit=self._on_session_event,
+            config=self._session_config(media),
+            played_ms=self._played_ms,
+            throttle=self._throttle,
+        )
+
     def _session_config(self, media: MediaFormat) -> SessionConfig:
         fmt = AudioFormat(media.encoding, media.sample_rate)
         s = self._settings
@@ -207,7 +237,7 @@ class Call:
             log.warning("bad carrier frame", error=str(exc))
             return []
 
-    async def _receive_loop(self, session: RealtimeSession) -> None:
+    async def _receive_loop(self, session: CallSession) -> None:
         while (frame := await self.transport.receive()) is not None:
             for event in self._parse(frame):
                 if isinstance(event, MediaReceived):

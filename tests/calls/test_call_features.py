@@ -209,3 +209,16 @@ async def test_greeting_is_spoken_when_configured(
         caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
         (greeting,) = await caller.run([Listen()])
     assert word_error_rate("Welcome to the test line.", greeting.heard) <= 0.25
+
+
+async def test_relay_mode_bridges_the_call_to_an_upstream_realtime_server(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    # The upstream is this same bridge's /v1/realtime: the call's audio goes out over the
+    # realtime protocol as G.711, and the upstream's answer comes back to the caller.
+    bridge.settings.relay_url = f"{bridge.ws_url}/realtime?model=gpt-realtime"
+    async with twilio_call(bridge) as transport:
+        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        (answer,) = await caller.run([Say("When are you open?")])
+    assert word_error_rate(HOURS, answer.heard) <= 0.25, answer.heard
+    assert len(bridge.llm.requests) == 1  # one LLM call: made by the upstream session
