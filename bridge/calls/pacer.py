@@ -50,7 +50,7 @@ class Pacer:
             return None
         if isinstance(self._queue[0], MarkRequest):
             return now
-        return max(now, self.play_clock - self.lead_s)
+        return max(now, self.play_clock + self.frame_ms / 1000 - self.lead_s)
 
     def due(self, now: float) -> list[Outgoing]:
         """Everything that may be sent at ``now``, in order."""
@@ -58,10 +58,11 @@ class Pacer:
         while self._queue:
             head = self._queue[0]
             if isinstance(head, AudioFrame):
-                if self.play_clock - now > self.lead_s + 1e-9:
-                    break
                 # A gap in the audio (the carrier ran dry) restarts the clock from now.
-                self.play_clock = max(self.play_clock, now) + self.frame_ms / 1000
+                after = max(self.play_clock, now) + self.frame_ms / 1000
+                if after - now > self.lead_s + 1e-9:
+                    break  # sending it would put more than lead_s at the carrier
+                self.play_clock = after
             out.append(self._queue.popleft())
         return out
 
