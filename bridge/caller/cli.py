@@ -101,7 +101,7 @@ async def connect(args: argparse.Namespace, wire: CallerWire) -> AsyncIterator[C
             yield tcp
         return
     url = args.url or f"ws://{host}:{port}{MEDIA_PATHS[args.carrier]}"
-    headers = dict(getattr(wire, "headers", {}) or {})
+    headers = dict(wire.headers)
     token = os.environ.get("BRIDGE_TWILIO_AUTH_TOKEN")
     if token and args.carrier in ("twilio", "signalwire"):
         headers["X-Twilio-Signature"] = twilio_signature(token, url)

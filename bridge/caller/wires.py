@@ -2,11 +2,15 @@
 
 A wire turns the caller's actions (audio, digits, mark echoes) into the frames that carrier
 sends, and the bridge's frames into (kind, value) pairs: ``("media", wire audio)``,
-``("mark", name)``, ``("clear", None)``, ``("hangup", None)``.
+``("mark", name)``, ``("clear", None)``, ``("hangup", None)``. Every carrier module provides a
+``CarrierSide`` with ``media``, ``dtmf`` and ``parse``; a wire adds what differs: how the
+connection opens and closes and how the carrier answers marks and clears.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bridge.carriers.audiosocket import AudioSocketCarrierSide
@@ -25,6 +29,7 @@ class CallerWire(Protocol):
     media: MediaFormat
     transport: str  # "websocket" or "tcp"
     subprotocols: tuple[str, ...]
+    headers: dict[str, str]
 
     def opening(self) -> list[Frame]: ...
     def audio(self, wire_audio: bytes) -> list[Frame]: ...
@@ -35,16 +40,20 @@ class CallerWire(Protocol):
     def cleared(self, pending_marks: list[str]) -> list[Frame]: ...
 
 
-class TwilioWire:
-    media = MULAW_8K
-    transport = "websocket"
+@dataclass
+class SideWire:
+    side: Any  # a carrier module's CarrierSide
+    media: MediaFormat
+    open_frames: Callable[[], list[Frame]]
+    close_frames: Callable[[], list[Frame]]
+    echo_mark: Callable[[str], list[Frame]]
+    answer_clear: Callable[[list[str]], list[Frame]]  # given the marks that will never play
+    transport: str = "websocket"
     subprotocols: tuple[str, ...] = ()
-
-    def __init__(self, parameters: dict[str, str] | None = None) -> None:
-        self.side = TwilioCarrierSide(parameters=parameters)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def opening(self) -> list[Frame]:
-        return [self.side.connected(), self.side.start()]
+        return self.open_frames()
 
     def audio(self, wire_audio: bytes) -> list[Frame]:
         return [self.side.media(wire_audio)]
@@ -53,207 +62,121 @@ class TwilioWire:
         return [self.side.dtmf(digit)]
 
     def closing(self) -> list[Frame]:
-        return [self.side.stop()]
+        return self.close_frames()
 
     def inbound(self, frame: Frame) -> list[Outbound]:
+        if self.transport == "tcp":  # a TCP chunk may hold several frames, or part of one
+            chunks: list[Outbound] = self.side.feed(frame)
+            return chunks
         return [self.side.parse(frame)]
 
     def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.mark(name)]
+        return self.echo_mark(name)
 
     def cleared(self, pending_marks: list[str]) -> list[Frame]:
+        return self.answer_clear(pending_marks)
+
+
+def _none(*_: object) -> list[Frame]:
+    return []
+
+
+def twilio_wire(parameters: dict[str, str] | None = None) -> SideWire:
+    side = TwilioCarrierSide(parameters=parameters)
+    return SideWire(
+        side,
+        MULAW_8K,
+        lambda: [side.connected(), side.start()],
+        lambda: [side.stop()],
+        lambda name: [side.mark(name)],
         # Twilio answers a clear by returning the marks that will now never play.
-        return [self.side.mark(name) for name in pending_marks]
+        lambda marks: [side.mark(name) for name in marks],
+    )
 
 
-class TelnyxWire:
-    transport = "websocket"
-    subprotocols: tuple[str, ...] = ()
-
-    def __init__(self, encoding: str = "PCMU", auth_token: str | None = None) -> None:
-        self.side = TelnyxCarrierSide(encoding=encoding, auth_token=auth_token)  # type: ignore[arg-type]
-        self.media = MediaFormat("pcmu" if encoding == "PCMU" else "pcma", 8000)
-        self.headers = self.side.upgrade_headers() if auth_token else {}
-
-    def opening(self) -> list[Frame]:
-        return [self.side.connected(), self.side.start()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return [self.side.stop()]
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return [self.side.parse(frame)]
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.mark(name)]
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return [self.side.mark(name) for name in pending_marks]  # like Twilio
+def telnyx_wire(encoding: str = "PCMU", auth_token: str | None = None) -> SideWire:
+    side = TelnyxCarrierSide(encoding=encoding, auth_token=auth_token)  # type: ignore[arg-type]
+    media = MediaFormat("pcmu" if encoding == "PCMU" else "pcma", 8000)
+    return SideWire(
+        side,
+        media,
+        lambda: [side.connected(), side.start()],
+        lambda: [side.stop()],
+        lambda name: [side.mark(name)],
+        lambda marks: [side.mark(name) for name in marks],
+        headers=side.upgrade_headers() if auth_token else {},
+    )
 
 
-class PlivoWire:
-    transport = "websocket"
-    subprotocols: tuple[str, ...] = ()
-
-    def __init__(self, content_type: str = "audio/x-mulaw", sample_rate: int = 8000) -> None:
-        self.side = PlivoCarrierSide(content_type=content_type, sample_rate=sample_rate)  # type: ignore[arg-type]
-        encoding = "pcmu" if content_type == "audio/x-mulaw" else "pcm16"
-        self.media = MediaFormat(encoding, sample_rate)  # type: ignore[arg-type]
-
-    def opening(self) -> list[Frame]:
-        return [self.side.start()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return []  # Plivo just closes the socket
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return [self.side.parse(frame)]
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.played(name)]
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return [self.side.cleared()]  # checkpoints that never played are not echoed
+def plivo_wire(content_type: str = "audio/x-mulaw", sample_rate: int = 8000) -> SideWire:
+    side = PlivoCarrierSide(content_type=content_type, sample_rate=sample_rate)  # type: ignore[arg-type]
+    encoding = "pcmu" if content_type == "audio/x-mulaw" else "pcm16"
+    return SideWire(
+        side,
+        MediaFormat(encoding, sample_rate),  # type: ignore[arg-type]
+        lambda: [side.start()],
+        _none,  # Plivo just closes the socket
+        lambda name: [side.played(name)],
+        lambda marks: [side.cleared()],  # checkpoints that never played are not echoed
+    )
 
 
-class ExotelWire:
-    transport = "websocket"
-    subprotocols: tuple[str, ...] = ()
-
-    def __init__(self, sample_rate: int = 8000) -> None:
-        self.side = ExotelCarrierSide(sample_rate=sample_rate)
-        self.media = MediaFormat("pcm16", sample_rate)
-
-    def opening(self) -> list[Frame]:
-        return [self.side.connected(), self.side.start()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return [self.side.stop()]
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return [self.side.parse(frame)]
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.mark(name)]
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return []  # Exotel documents no answer to a clear
+def exotel_wire(sample_rate: int = 8000) -> SideWire:
+    side = ExotelCarrierSide(sample_rate=sample_rate)
+    return SideWire(
+        side,
+        MediaFormat("pcm16", sample_rate),
+        lambda: [side.connected(), side.start()],
+        lambda: [side.stop()],
+        lambda name: [side.mark(name)],
+        _none,  # Exotel documents no answer to a clear
+    )
 
 
-class VonageWire:
-    transport = "websocket"
-    subprotocols: tuple[str, ...] = ()
-
-    def __init__(self, sample_rate: int = 16000) -> None:
-        self.side = VonageCarrierSide(sample_rate=sample_rate)
-        self.media = self.side.media_format
-
-    def opening(self) -> list[Frame]:
-        return [self.side.connected()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return self.side.stop()
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return [self.side.parse(frame)]
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.mark(name)]
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return [self.side.cleared()]
+def vonage_wire(sample_rate: int = 16000) -> SideWire:
+    side = VonageCarrierSide(sample_rate=sample_rate)
+    return SideWire(
+        side,
+        side.media_format,
+        lambda: [side.connected()],
+        side.stop,
+        lambda name: [side.mark(name)],
+        lambda marks: [side.cleared()],
+    )
 
 
-class JambonzWire:
-    transport = "websocket"
-    subprotocols: tuple[str, ...] = (SUBPROTOCOL_JAMBONZ,)
-
-    def __init__(self, sample_rate: int = 8000) -> None:
-        self.side = JambonzCarrierSide(sample_rate=sample_rate)
-        self.media = self.side.media_format
-
-    def opening(self) -> list[Frame]:
-        return [self.side.start()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return self.side.stop()
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return [self.side.parse(frame)]
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return [self.side.mark(name)]
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return [self.side.mark(name, cleared=True) for name in pending_marks]
+def jambonz_wire(sample_rate: int = 8000) -> SideWire:
+    side = JambonzCarrierSide(sample_rate=sample_rate)
+    return SideWire(
+        side,
+        side.media_format,
+        lambda: [side.start()],
+        side.stop,
+        lambda name: [side.mark(name)],
+        lambda marks: [side.mark(name, cleared=True) for name in marks],
+        subprotocols=(SUBPROTOCOL_JAMBONZ,),
+    )
 
 
-class AudioSocketWire:
-    transport = "tcp"
-    subprotocols: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self.side = AudioSocketCarrierSide()
-        self.media = self.side.media_format
-
-    def opening(self) -> list[Frame]:
-        return [self.side.uuid()]
-
-    def audio(self, wire_audio: bytes) -> list[Frame]:
-        return [self.side.media(wire_audio)]
-
-    def dtmf(self, digit: str) -> list[Frame]:
-        return [self.side.dtmf(digit)]
-
-    def closing(self) -> list[Frame]:
-        return [self.side.hangup()]
-
-    def inbound(self, frame: Frame) -> list[Outbound]:
-        return self.side.feed(frame)  # a TCP chunk may hold several frames, or part of one
-
-    def mark_played(self, name: str) -> list[Frame]:
-        return []
-
-    def cleared(self, pending_marks: list[str]) -> list[Frame]:
-        return []
+def audiosocket_wire() -> SideWire:
+    side = AudioSocketCarrierSide()
+    return SideWire(
+        side,
+        side.media_format,
+        lambda: [side.uuid()],
+        lambda: [side.hangup()],
+        _none,  # no marks and no clears in AudioSocket
+        _none,
+        transport="tcp",
+    )
 
 
-WIRES: dict[str, type] = {
-    "twilio": TwilioWire,
-    "telnyx": TelnyxWire,
-    "plivo": PlivoWire,
-    "exotel": ExotelWire,
-    "vonage": VonageWire,
-    "jambonz": JambonzWire,
-    "audiosocket": AudioSocketWire,
+WIRES: dict[str, Callable[[], SideWire]] = {
+    "twilio": twilio_wire,
+    "telnyx": telnyx_wire,
+    "plivo": plivo_wire,
+    "exotel": exotel_wire,
+    "vonage": vonage_wire,
+    "jambonz": jambonz_wire,
+    "audiosocket": audiosocket_wire,
 }

@@ -8,7 +8,7 @@ import pytest
 from conftest import RunningBridge
 
 from bridge.caller.caller import Press, Say, SimulatedCaller
-from bridge.caller.wires import JambonzWire
+from bridge.caller.wires import jambonz_wire
 from bridge.calls.call import Call, CallHooks
 from bridge.carriers.base import CallStarted
 from bridge.carriers.jambonz import JambonzCodec
@@ -33,7 +33,7 @@ async def test_hooks_see_the_start_and_each_digit(
         JambonzCodec(), bridge_end, engines=runtime.engines, settings=bridge.settings, hooks=hooks
     )
     serving = asyncio.create_task(call.run())
-    caller = SimulatedCaller(JambonzWire(), caller_end, tts=piper, stt=stt)
+    caller = SimulatedCaller(jambonz_wire(), caller_end, tts=piper, stt=stt)
     reports = await caller.run([Press("7*"), Say("When are you open?")])
     await serving
     assert starts[0].media.sample_rate == 8000

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from bridge.caller.caller import Listen, Press, Say, SimulatedCaller
 from bridge.caller.dial import dial_tcp, dial_websocket
-from bridge.caller.wires import AudioSocketWire, TwilioWire
+from bridge.caller.wires import audiosocket_wire, twilio_wire
 from bridge.carriers.twilio import twilio_signature
 from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
@@ -80,7 +80,7 @@ async def test_barge_in_clears_within_300_ms_and_history_keeps_what_was_heard(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
 ) -> None:
     async with twilio_call(bridge) as transport:
-        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         _, interruption, _ = await caller.run(
             [
                 Say("Please tell me a long story.", wait="start"),
@@ -102,7 +102,7 @@ async def test_dtmf_reaches_the_agent_as_text(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
 ) -> None:
     async with twilio_call(bridge) as transport:
-        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         (report,) = await caller.run([Press("42#")])
     assert report.latency_ms is not None  # the agent answered the digits
     last = bridge.llm.requests[-1]["messages"][-1]
@@ -118,7 +118,7 @@ async def test_agent_hangup_and_transfer_become_twilio_rest_requests(
     recorder, url = rest
     bridge.settings.twilio_api_url = url
     async with twilio_call(bridge, signed=True) as transport:
-        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         await caller.run([Say("Can I talk to an operator?"), Say("Thanks, goodbye.")])
     path = "/2010-04-01/Accounts/AC1/Calls/CA00000000000000000000000000000001.json"
     assert recorder.requests == [
@@ -132,7 +132,7 @@ async def test_audiosocket_hangup_is_the_protocols_hangup_frame(
 ) -> None:
     port = bridge.app.state.runtime.audiosocket_port
     async with dial_tcp("127.0.0.1", port) as transport:
-        caller = SimulatedCaller(AudioSocketWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(audiosocket_wire(), transport, tts=piper, stt=stt)
         (goodbye,) = await caller.run([Say("Goodbye.")])
         assert caller.state.hung_up
     assert "thank you for calling" in goodbye.heard.lower()
@@ -142,7 +142,7 @@ async def test_socket_dropped_mid_reply_ends_the_call_without_leaking_tasks(
     bridge: RunningBridge, piper: PiperTTS
 ) -> None:
     runtime = bridge.app.state.runtime
-    wire = TwilioWire()
+    wire = twilio_wire()
     async with dial_websocket(media_url(bridge)) as transport:
         caller = SimulatedCaller(wire, transport, tts=piper, stt=None, reply_timeout_s=20)
         run = asyncio.create_task(caller.run([Say("Please tell me a long story.")]))
@@ -169,7 +169,7 @@ async def test_ten_simultaneous_calls_get_correct_replies(
 ) -> None:
     async def one_call(index: int) -> str:
         async with dial_websocket(media_url(bridge)) as transport:
-            wire = TwilioWire({"From": f"+1555000{index:04d}"})
+            wire = twilio_wire({"From": f"+1555000{index:04d}"})
             caller = SimulatedCaller(wire, transport, tts=piper, stt=stt, reply_timeout_s=60)
             (answer,) = await caller.run([Say("When are you open?")])
         return answer.heard
@@ -198,7 +198,7 @@ async def test_twilio_signatures_are_checked_on_webhook_and_upgrade(bridge: Runn
         async with websockets.connect(stream, additional_headers={"X-Twilio-Signature": "bogus"}):
             pass
     async with twilio_call(bridge, signed=True) as transport:
-        await transport.send(TwilioWire().opening()[0])  # accepted: the socket is open
+        await transport.send(twilio_wire().opening()[0])  # accepted: the socket is open
 
 
 async def test_greeting_is_spoken_when_configured(
@@ -206,7 +206,7 @@ async def test_greeting_is_spoken_when_configured(
 ) -> None:
     bridge.settings.greeting = "Welcome to the test line."
     async with twilio_call(bridge) as transport:
-        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         (greeting,) = await caller.run([Listen()])
     assert word_error_rate("Welcome to the test line.", greeting.heard) <= 0.25
 
@@ -218,7 +218,7 @@ async def test_relay_mode_bridges_the_call_to_an_upstream_realtime_server(
     # realtime protocol as G.711, and the upstream's answer comes back to the caller.
     bridge.settings.relay_url = f"{bridge.ws_url}/realtime?model=gpt-realtime"
     async with twilio_call(bridge) as transport:
-        caller = SimulatedCaller(TwilioWire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         (answer,) = await caller.run([Say("When are you open?")])
     assert word_error_rate(HOURS, answer.heard) <= 0.25, answer.heard
     assert len(bridge.llm.requests) == 1  # one LLM call: made by the upstream session

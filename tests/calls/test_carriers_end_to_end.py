@@ -13,14 +13,14 @@ from conftest import RunningBridge
 from bridge.caller.caller import ClientTransport, Say, SimulatedCaller
 from bridge.caller.dial import dial_tcp, dial_websocket
 from bridge.caller.wires import (
-    AudioSocketWire,
     CallerWire,
-    ExotelWire,
-    JambonzWire,
-    PlivoWire,
-    TelnyxWire,
-    TwilioWire,
-    VonageWire,
+    audiosocket_wire,
+    exotel_wire,
+    jambonz_wire,
+    plivo_wire,
+    telnyx_wire,
+    twilio_wire,
+    vonage_wire,
 )
 from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
@@ -46,25 +46,25 @@ async def dial(
             yield tcp
         return
     url = bridge.url.replace("http://", "ws://") + path
-    headers = getattr(wire, "headers", None)
+    headers = wire.headers
     async with dial_websocket(url, subprotocols=wire.subprotocols, headers=headers) as ws:
         yield ws
 
 
 CASES: list[tuple[str, Callable[[], CallerWire], str]] = [
-    ("twilio", TwilioWire, "/twilio/media"),
-    ("signalwire", TwilioWire, "/signalwire/media"),
-    ("telnyx-pcmu", lambda: TelnyxWire("PCMU"), "/telnyx/media"),
-    ("telnyx-pcma", lambda: TelnyxWire("PCMA"), "/telnyx/media"),
-    ("plivo-mulaw", PlivoWire, "/plivo/media"),
-    ("plivo-l16-16k", lambda: PlivoWire("audio/x-l16", 16000), "/plivo/media"),
-    ("vonage-16k", VonageWire, "/vonage/media"),
-    ("exotel", ExotelWire, "/exotel/media"),
-    ("jambonz", JambonzWire, "/jambonz/media"),
-    ("audiosocket", AudioSocketWire, ""),
-    ("shared-route-twilio", TwilioWire, "/media"),
-    ("shared-route-vonage", lambda: VonageWire(8000), "/media"),
-    ("shared-route-jambonz", JambonzWire, "/media"),
+    ("twilio", twilio_wire, "/twilio/media"),
+    ("signalwire", twilio_wire, "/signalwire/media"),
+    ("telnyx-pcmu", lambda: telnyx_wire("PCMU"), "/telnyx/media"),
+    ("telnyx-pcma", lambda: telnyx_wire("PCMA"), "/telnyx/media"),
+    ("plivo-mulaw", plivo_wire, "/plivo/media"),
+    ("plivo-l16-16k", lambda: plivo_wire("audio/x-l16", 16000), "/plivo/media"),
+    ("vonage-16k", vonage_wire, "/vonage/media"),
+    ("exotel", exotel_wire, "/exotel/media"),
+    ("jambonz", jambonz_wire, "/jambonz/media"),
+    ("audiosocket", audiosocket_wire, ""),
+    ("shared-route-twilio", twilio_wire, "/media"),
+    ("shared-route-vonage", lambda: vonage_wire(8000), "/media"),
+    ("shared-route-jambonz", jambonz_wire, "/media"),
 ]
 
 

@@ -7,7 +7,7 @@ from conftest import RunningBridge
 
 from bridge.caller.caller import Listen, Say, SimulatedCaller
 from bridge.caller.dial import dial_websocket
-from bridge.caller.wires import TwilioWire
+from bridge.caller.wires import twilio_wire
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.testing.speech import word_error_rate
@@ -22,7 +22,7 @@ async def test_caller_hears_the_greeting_and_the_answer(
     url = bridge.url.replace("http://", "ws://") + "/twilio/media"
     async with dial_websocket(url) as transport:
         caller = SimulatedCaller(
-            TwilioWire({"From": "+15550001111"}), transport, tts=piper, stt=stt
+            twilio_wire({"From": "+15550001111"}), transport, tts=piper, stt=stt
         )
         greeting, answer = await caller.run([Listen(), Say("What are your opening hours?")])
     assert word_error_rate(bridge.settings.greeting, greeting.heard) <= 0.25, greeting.heard
