@@ -16,6 +16,8 @@ from bridge.calls.audiosocket_server import start_audiosocket_server
 from bridge.calls.live import LiveCalls
 from bridge.calls.routes import call_routes
 from bridge.config import Settings
+from bridge.dialplan.calls import call_flow
+from bridge.dialplan.routing import DialplanRouter
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines, load_engines_async
 from bridge.realtime.auth import KeyStore
@@ -39,6 +41,8 @@ class Runtime:
         self.sessions = 0  # live realtime sessions and calls
         self.audiosocket_port: int | None = None  # bound port, once listening
         self.calls = LiveCalls()
+        self.router = DialplanRouter.from_settings(settings)  # raises DialplanInvalid
+        self.call_flow = call_flow(self.router, settings)
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bridge import __version__
 from bridge.caller.cli import add_call_arguments, run_call_command
 from bridge.config import ConfigError, Settings, load_settings
+from bridge.dialplan.check import DialplanInvalid
 from bridge.logging import configure_logging, get_logger
 
 
@@ -23,8 +24,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         get_logger("bridge").warning(
             "no BRIDGE_API_KEYS set: the API is open to anyone who can reach it"
         )
+    try:
+        app = create_app(settings)
+    except DialplanInvalid as exc:
+        print(f"bridge: a dialplan has errors:\n{exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,  # our structlog set-up handles uvicorn's loggers too

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     )
 
     # Phone calls
+    default_dialplan: str = "dialplans/reception.yaml"
+    dialplans_dir: str = "dialplans"
+    recordings_dir: str = "recordings"
     greeting: str = "Hello! How can I help you today?"
     fallback_message: str = "Sorry, I am having trouble answering right now. Please try again."
     audiosocket_port: int | None = Field(default=None, ge=0, le=65535)

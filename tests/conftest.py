@@ -101,7 +101,7 @@ def llm_script() -> ScriptedLLM:
 
 @pytest.fixture
 def bridge_settings() -> Settings:
-    return Settings(api_keys=[], vad_silence_ms=500)
+    return Settings(api_keys=[], vad_silence_ms=500, default_dialplan="agent")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ async def test_ready_only_once_models_are_loaded() -> None:
         loaded.set()
         return object()  # type: ignore[return-value]  # readiness only checks presence
 
-    app = create_app(Settings(), loader=slow_loader)
+    app = create_app(Settings(default_dialplan="agent"), loader=slow_loader)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         loading = await client.get("/readyz")
@@ -35,7 +35,7 @@ async def test_failed_loading_is_reported_by_readyz() -> None:
     async def broken_loader(settings: Settings) -> Engines:
         raise RuntimeError("cannot load STT model 'x'")
 
-    app = create_app(Settings(), loader=broken_loader)
+    app = create_app(Settings(default_dialplan="agent"), loader=broken_loader)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         await client.get("/healthz")  # answered only after the lifespan started loading
         await app.state.runtime.wait_loaded()
@@ -45,7 +45,7 @@ async def test_failed_loading_is_reported_by_readyz() -> None:
 
 
 async def test_models_lists_the_configured_stt_tts_and_llm() -> None:
-    settings = Settings(llm_model="llama3", stt_model="tiny.en")
+    settings = Settings(llm_model="llama3", stt_model="tiny.en", default_dialplan="agent")
     app = create_app(settings, loader=lambda s: asyncio.Event().wait())  # type: ignore[arg-type,return-value]
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         body = (await client.get("/v1/models")).json()

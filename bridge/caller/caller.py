@@ -186,6 +186,8 @@ class SimulatedCaller:
 
     async def _ticks(self, count: int) -> None:
         for _ in range(count):
+            if self.state.hung_up:
+                return  # no carrier clock any more: nothing to wait for
             self._tick.clear()
             await self._tick.wait()
 
@@ -221,6 +223,14 @@ class SimulatedCaller:
 
     async def _ticker(self) -> None:
         """Every 20 ms on absolute deadlines: one inbound frame, then playback."""
+        try:
+            await self._tick_forever()
+        except Exception:  # the bridge hung up under us: the call is over
+            self.state.hung_up = True
+        finally:
+            self._tick.set()
+
+    async def _tick_forever(self) -> None:
         frame_s = self.wire.media.frame_ms / 1000
         silence = bytes(self._pcm_frame)
         next_at = self._clock()
@@ -264,3 +274,4 @@ class SimulatedCaller:
                 elif kind == "hangup":
                     self.state.hung_up = True
         self.state.hung_up = True
+        self._tick.set()  # wake any step waiting on the clock

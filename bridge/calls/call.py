@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ from bridge.audio import Framer
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
 from bridge.calls.relay import RelaySession
-from bridge.calls.tools import BUILTIN_NAMES, BUILTIN_TOOLS, tool_arguments
+from bridge.calls.tools import BUILTIN_TOOLS, tool_arguments
 from bridge.carriers.base import (
     AudioCleared,
     CallEnded,
@@ -52,6 +52,10 @@ log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
 LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the caller has heard
+
+
+ToolHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+ENDING_TOOLS = frozenset({"end_call", "transfer_call", "goto_node"})
 
 
 class CallSession(Protocol):
@@ -87,6 +91,7 @@ class CallHooks:
     on_start: list[Callable[[CallStarted], None]] = field(default_factory=list)
     on_dtmf: list[Callable[[str], None]] = field(default_factory=list)
     on_event: list[Callable[[ev.ServerEvent], None]] = field(default_factory=list)
+    on_audio: list[Callable[[bytes], None]] = field(default_factory=list)  # caller's wire audio
 
 
 class Call:
@@ -100,7 +105,10 @@ class Call:
         clock: Callable[[], float] = time.monotonic,
         hooks: CallHooks | None = None,
         control: Callable[[Call, CallStarted], CallControl] | None = None,
+        controller: Callable[[Call], Awaitable[Any]] | None = None,
     ) -> None:
+        """``controller`` runs the call's flow (a dialplan); without one the agent greets the
+        caller and answers every turn."""
         self.codec = codec
         self.transport = transport
         self.hooks = hooks or CallHooks()
@@ -123,8 +131,16 @@ class Call:
         self._digit_timer: asyncio.TimerHandle | None = None
         self._ended = asyncio.Event()
         self._make_control = control
+        self._controller = controller
         self.control: CallControl = InBandControl(codec.hangup, self._send_now, transport.close)
         self._tasks: set[asyncio.Task[None]] = set()
+        # The agent's tools by name; a dialplan adds webhook tools and goto_node.
+        self.tool_handlers: dict[str, ToolHandler] = {
+            "end_call": self._end_call,
+            "transfer_call": self._transfer,
+            "send_dtmf": self._send_dtmf,
+        }
+        self.answer_digits = True  # keyed digits go to the agent (a dialplan takes them itself)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -164,7 +180,9 @@ class Call:
         session.start()
         sender = asyncio.create_task(self._send_loop())
         try:
-            if self._settings.greeting:
+            if self._controller is not None:
+                self._spawn(self._control_flow(self._controller))
+            elif self._settings.greeting:
                 session.say(self._settings.greeting)
             async with asyncio.timeout(self._settings.max_session_s):
                 await self._receive_loop(session)
@@ -241,6 +259,8 @@ class Call:
         while (frame := await self.transport.receive()) is not None:
             for event in self._parse(frame):
                 if isinstance(event, MediaReceived):
+                    for hook in self.hooks.on_audio:
+                        hook(event.audio)
                     await session.handle(ce.InputAudioBufferAppend(None, event.audio))
                 elif isinstance(event, MarkPlayed):
                     self._playout.acked(event.name, self._clock())
@@ -267,7 +287,7 @@ class Call:
         self._digit_timer = None
         digits, self._digits = " ".join(self._digits), []
         session = self.session
-        if session is None or not digits:
+        if session is None or not digits or not self.answer_digits:
             return
         session.add_user_text(f"[The caller pressed {digits} on the keypad]")
         if not session.responding:
@@ -293,7 +313,7 @@ class Call:
             calls = [
                 item
                 for item in event.response.output
-                if isinstance(item, FunctionCallItem) and item.name in BUILTIN_NAMES
+                if isinstance(item, FunctionCallItem) and item.name in self.tool_handlers
             ]
             if calls and event.response.status == "completed":
                 self._spawn(self._run_tools(calls))
@@ -304,30 +324,60 @@ class Call:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
-        """Carry out the agent's call-control requests and record what happened."""
+        """Carry out the agent's tool calls, record their results, and let the agent go on
+        talking about them (unless a tool ended the conversation)."""
+        carry_on = False
         for call in calls:
             try:
-                arguments = tool_arguments(call.arguments)
-                if call.name == "end_call":
-                    await self.drained()
-                    await self.control.hangup()
-                elif call.name == "transfer_call":
-                    await self.drained()
-                    await self.control.transfer(str(arguments["target"]))
-                else:
-                    await self.control.send_dtmf(str(arguments["digits"]))
-                output = {"status": "done"}
+                output = await self.tool_handlers[call.name](tool_arguments(call.arguments))
             except (ControlUnsupported, ControlFailed, ValueError, KeyError) as exc:
-                log.warning("call control failed", tool=call.name, error=str(exc))
+                log.warning("tool failed", tool=call.name, error=str(exc))
                 output = {"status": "failed", "error": str(exc)}
             if self.session is not None:
                 self.session.add_item(FunctionCallOutputItem(call.call_id, json.dumps(output)))
+            carry_on = carry_on or call.name not in ENDING_TOOLS
+        if carry_on and self.session is not None and not self.session.responding:
+            self.session.create_response(ResponseParams())
+
+    async def _control_flow(self, controller: Callable[[Call], Awaitable[Any]]) -> None:
+        try:
+            await controller(self)
+        except Exception:
+            log.exception("the call flow failed")
+            self._apologise()
+            await self.drained()
+            await self.control.hangup()
+
+    async def _end_call(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        await self.drained()
+        await self.control.hangup()
+        return {"status": "done"}
+
+    async def _transfer(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        await self.drained()
+        await self.control.transfer(str(arguments["target"]))
+        return {"status": "done"}
+
+    async def _send_dtmf(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        await self.control.send_dtmf(str(arguments["digits"]))
+        return {"status": "done"}
 
     async def drained(self) -> None:
         """Wait until the caller has heard everything sent so far."""
         await self._all_sent.wait()
         # What is sent plays in real time: wait exactly that long.
         await asyncio.sleep(self._pacer.buffered_s(self._clock()))
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def interrupt_playback(self) -> None:
+        """Stop the agent mid-sentence (a key pressed over a prompt): clear the carrier and
+        cut the reply to what was heard."""
+        self._barge_in()
+        if isinstance(self.session, RealtimeSession):
+            self._spawn(self.session.interrupt())
 
     def _apologise(self) -> None:
         """The LLM or TTS failed: the caller hears a spoken fallback, not silence."""

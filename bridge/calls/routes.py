@@ -137,6 +137,7 @@ async def serve_call(websocket: WebSocket, route: CarrierRoute, first: list[Fram
         engines=runtime.engines,
         settings=runtime.settings,
         control=rest_control(route.name, runtime.settings, public_base(websocket, "http")),
+        controller=runtime.call_flow,
     )
     await run_call(runtime, call)
 

@@ -31,7 +31,6 @@ SEND_DTMF = FunctionTool(
     },
 )
 BUILTIN_TOOLS = (END_CALL, TRANSFER_CALL, SEND_DTMF)
-BUILTIN_NAMES = frozenset(tool.name for tool in BUILTIN_TOOLS)
 
 
 def tool_arguments(raw: str) -> dict[str, Any]:

@@ -158,13 +158,19 @@ class RealtimeSession:
                     "type",
                 )
 
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Change the session from the server side (a dialplan switching modes)."""
+        self._update(config)
+
     def _update(self, config: SessionConfig) -> None:
         before = self.config
         self.config = config
-        audio_changed = (
-            before.input_audio_format != config.input_audio_format
-            or before.turn_detection != config.turn_detection
-        )
+        # Only a new format or new VAD parameters need a fresh buffer (create_response and
+        # interrupt_response can change mid-call without losing the caller's audio).
+        min_speech = self._settings.vad_min_speech_ms
+        audio_changed = before.input_audio_format != config.input_audio_format or vad_params(
+            before.turn_detection, min_speech
+        ) != vad_params(config.turn_detection, min_speech)
         if audio_changed:
             self._input = self._new_input(stream_ms=self._input.stream_ms)
             self._speech_item_id = None

@@ -24,7 +24,7 @@ def llm_script() -> ScriptedLLM:
 
 @pytest.fixture
 def bridge_settings() -> Settings:
-    return Settings(greeting="")
+    return Settings(greeting="", default_dialplan="agent")
 
 
 async def test_llm_timeout_is_answered_with_the_fallback_message(

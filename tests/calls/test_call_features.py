@@ -59,7 +59,7 @@ async def rest() -> AsyncIterator[tuple[RestRecorder, str]]:
 @pytest.fixture
 def bridge_settings(request: pytest.FixtureRequest) -> Settings:
     extra = getattr(request, "param", {})
-    return Settings(greeting="", audiosocket_port=0, **extra)
+    return Settings(greeting="", audiosocket_port=0, default_dialplan="agent", **extra)
 
 
 def media_url(bridge: RunningBridge, path: str = "/twilio/media") -> str:

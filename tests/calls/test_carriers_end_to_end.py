@@ -33,7 +33,7 @@ HOURS = "We are open from nine in the morning until five in the evening."
 
 @pytest.fixture
 def bridge_settings() -> Settings:
-    return Settings(greeting="", audiosocket_port=0)
+    return Settings(greeting="", audiosocket_port=0, default_dialplan="agent")
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ def bridge_settings() -> Settings:
         max_message_bytes=64 * 1024,
         max_audio_buffer_s=1.0,
         max_session_s=2.0,
+        default_dialplan="agent",
     )
 
 

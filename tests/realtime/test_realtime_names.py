@@ -14,7 +14,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def bridge_settings() -> Settings:
-    return Settings(model_map={"gpt-4o-realtime-preview-2024-12-17": "small-local-model"})
+    return Settings(
+        default_dialplan="agent",
+        model_map={"gpt-4o-realtime-preview-2024-12-17": "small-local-model"},
+    )
 
 
 def ask(text: str) -> dict[str, object]:

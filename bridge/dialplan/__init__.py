@@ -1,0 +1,1 @@
+"""Declarative IVR flows (YAML dialplans): schema, checks, graph and the interpreter."""

@@ -1,0 +1,568 @@
+"""Runs a dialplan on a call: walks the nodes, speaks, listens, branches and hands over.
+
+The interpreter drives a :class:`~bridge.calls.call.Call` through a few verbs (say and wait,
+collect digits or speech, record, transfer, hang up, run the LLM agent) and keeps the call's
+variables. Time comes from an injected clock, so business hours are testable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bridge.audio import WireDecoder
+from bridge.caller.playback import is_speech
+from bridge.calls.call import Call
+from bridge.calls.tools import BUILTIN_TOOLS
+from bridge.dialplan import expressions, hours
+from bridge.dialplan.schema import (
+    Agent,
+    Branch,
+    Dialplan,
+    Gather,
+    Hangup,
+    Hours,
+    Http,
+    Menu,
+    Record,
+    Say,
+    SetVariables,
+    Transfer,
+    WebhookTool,
+)
+from bridge.dialplan.template import lookup, render, render_value
+from bridge.logging import get_logger
+from bridge.realtime import events as ev
+from bridge.realtime.session import RealtimeSession
+from bridge.realtime.session_config import FunctionTool, InputTranscription, ServerVad
+
+log = get_logger("bridge.dialplan")
+MAX_STEPS = 500  # a dialplan that loops forever still ends
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str  # "dtmf" or "speech"
+    value: str
+
+
+class Interpreter:
+    def __init__(
+        self,
+        plan: Dialplan,
+        call: Call,
+        *,
+        variables: dict[str, Any] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        recordings: Path = Path("recordings"),
+    ) -> None:
+        self.plan = plan
+        self.call = call
+        self.variables: dict[str, Any] = {**plan.variables, **(variables or {})}
+        self.visited: list[str] = []
+        self._transferred = False
+        self._now = now
+        self._recordings = recordings
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._speech: asyncio.Queue[str] = asyncio.Queue()
+        self._speech_started = asyncio.Event()
+        self._response_done = asyncio.Event()
+        self._last_status = ""
+        self._saying = False
+        self._barge_in = True
+        self._agent_exit: asyncio.Future[str | None] | None = None
+        self._agent_turns = 0
+        call.hooks.on_dtmf.append(self._on_digit)
+        call.hooks.on_event.append(self._on_event)
+        call.answer_digits = False
+
+    # --- events from the call ----------------------------------------------------------
+
+    def _on_digit(self, digit: str) -> None:
+        if self._agent_exit is not None:
+            return  # the agent hears digits as text through the call itself
+        self._digits.put_nowait(digit)
+        if self._saying and self._barge_in:
+            self.call.interrupt_playback()
+
+    def _on_event(self, event: ev.ServerEvent) -> None:
+        if isinstance(event, ev.InputAudioTranscriptionCompleted) and event.transcript.strip():
+            if self._agent_exit is None:
+                self._speech.put_nowait(event.transcript.strip())
+        elif isinstance(event, ev.InputAudioBufferSpeechStarted):
+            self._speech_started.set()
+        elif isinstance(event, ev.ResponseDone):
+            self._last_status = event.response.status
+            self._response_done.set()
+            if self._agent_exit is not None:
+                self._agent_turns += 1
+
+    # --- the walk ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        node_name: str | None = self.plan.start
+        steps = 0
+        while node_name is not None and steps < MAX_STEPS:
+            steps += 1
+            self.visited.append(node_name)
+            node = self.plan.nodes[node_name]
+            log.info("dialplan node", node=node_name, type=node.type)
+            node_name = await self._run_node(node)
+        if steps >= MAX_STEPS:
+            log.warning("dialplan stopped after too many steps", steps=steps)
+        if not self._transferred:  # a transferred call belongs to its new party now
+            await self.call.control.hangup()
+
+    async def _run_node(self, node: Any) -> str | None:
+        if isinstance(node, Say):
+            await self.say(node.text, node.barge_in)
+            return node.next
+        if isinstance(node, Gather):
+            return await self._gather(node)
+        if isinstance(node, Menu):
+            return await self._menu(node)
+        if isinstance(node, Branch):
+            for condition in node.conditions:
+                if expressions.evaluate(condition.if_, self.variables):
+                    return condition.goto
+            return node.default
+        if isinstance(node, Hours):
+            is_open = hours.is_open(node.open, node.holidays, node.timezone, self._now())
+            return node.open_goto if is_open else node.closed_goto
+        if isinstance(node, SetVariables):
+            for key, value in node.values.items():
+                self.variables[key] = render_value(value, self.variables)
+            return node.next
+        if isinstance(node, Http):
+            return await self._http(node)
+        if isinstance(node, Transfer):
+            if node.text:
+                await self.say(node.text, barge_in=False)
+            await self.call.control.transfer(render(node.target, self.variables))
+            self._transferred = True
+            return None
+        if isinstance(node, Hangup):
+            if node.text:
+                await self.say(node.text, barge_in=False)
+            return None
+        if isinstance(node, Record):
+            return await self._record(node)
+        assert isinstance(node, Agent)
+        return await self._agent(node)
+
+    # --- speaking and listening --------------------------------------------------------
+
+    async def say(self, text: str, barge_in: bool = True) -> bool:
+        """Speak ``text`` and wait until it has played; True when the caller cut it short."""
+        text = render(text, self.variables).strip()
+        session = self._local_session()
+        if not text:
+            return False
+        self._barge_in = barge_in
+        self._set_interruptible(barge_in)
+        self._response_done.clear()
+        self._saying = True
+        try:
+            session.say(text)
+            await self._response_done.wait()
+            if self._last_status == "cancelled":
+                return True
+            await self.call.drained()
+            return False
+        finally:
+            self._saying = False
+
+    async def collect(
+        self,
+        mode: str,
+        timeout_s: float,
+        *,
+        digits: int | None = None,
+        finish_key: str | None = "#",
+        inter_digit_timeout_s: float = 3.0,
+    ) -> Answer | None:
+        """Keyed digits or an utterance, whichever comes first (None: nothing in time)."""
+        keyed: list[str] = []
+        want_dtmf, want_speech = mode in ("dtmf", "both"), mode in ("speech", "both")
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            waits: dict[str, asyncio.Task[Any]] = {}
+            if want_dtmf:
+                waits["dtmf"] = asyncio.create_task(self._digits.get())
+            if want_speech:
+                waits["speech"] = asyncio.create_task(self._speech.get())
+                waits["talking"] = asyncio.create_task(self._speech_started.wait())
+            remaining = deadline - asyncio.get_running_loop().time()
+            done, pending = await asyncio.wait(
+                waits.values(), timeout=max(0.0, remaining), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            finished = {name for name, task in waits.items() if task in done}
+            if "speech" in finished:
+                return Answer("speech", waits["speech"].result())
+            if "dtmf" in finished:
+                digit = waits["dtmf"].result()
+                if finish_key and digit == finish_key:
+                    return Answer("dtmf", "".join(keyed)) if keyed else Answer("dtmf", digit)
+                keyed.append(digit)
+                if digits is not None and len(keyed) >= digits:
+                    return Answer("dtmf", "".join(keyed))
+                deadline = asyncio.get_running_loop().time() + inter_digit_timeout_s
+                want_speech = False  # typing has begun: wait for keys only
+                continue
+            if "talking" in finished:
+                # The caller is speaking: give the turn time to end and be transcribed.
+                self._speech_started.clear()
+                deadline = max(deadline, asyncio.get_running_loop().time() + 15.0)
+                continue
+            if keyed:
+                return Answer("dtmf", "".join(keyed))  # stopped typing: take what we have
+            return None
+
+    def _clear_inputs(self) -> None:
+        for queue in (self._digits, self._speech):
+            while not queue.empty():
+                queue.get_nowait()
+        self._speech_started.clear()
+
+    async def _prompted(
+        self, node: Gather | Menu, accept: Callable[[Answer], str | None]
+    ) -> str | None:
+        """Prompt, listen, retry with escalating prompts, then fall back (or hang up)."""
+        failures = {"no_input": 0, "no_match": 0}
+        self._clear_inputs()
+        await self.say(node.prompt, node.barge_in)
+        for attempt in range(node.retries + 1):
+            answer = await self.collect(node.input, node.timeout_s, **_collect_options(node))
+            if answer is not None:
+                target = self._global_target(answer) or accept(answer)
+                if target is not None:
+                    return target
+            if attempt == node.retries:
+                break
+            kind = "no_input" if answer is None else "no_match"
+            failures[kind] += 1
+            prompts = node.no_input if kind == "no_input" else node.no_match
+            # Escalate: each failure says the next, more explicit prompt (the last repeats).
+            text = prompts[min(failures[kind], len(prompts)) - 1] if prompts else node.prompt
+            await self.say(text, node.barge_in)
+        return node.fallback
+
+    async def _gather(self, node: Gather) -> str | None:
+        def accept(answer: Answer) -> str | None:
+            value = answer.value.strip()
+            if answer.kind == "speech":
+                value = re.sub(r"[.?!,]+$", "", value)
+            if node.pattern and not re.fullmatch(node.pattern, value):
+                return None
+            self.variables[node.variable] = value
+            self.variables[f"{node.variable}_via"] = answer.kind
+            return node.next
+
+        return await self._prompted(node, accept)
+
+    async def _menu(self, node: Menu) -> str | None:
+        def accept(answer: Answer) -> str | None:
+            for option in node.options:
+                if answer.kind == "dtmf" and option.keys and answer.value == option.keys:
+                    return option.goto
+                if answer.kind == "speech" and _mentions(answer.value, option.phrases):
+                    return option.goto
+            return None
+
+        return await self._prompted(node, accept)
+
+    def _global_target(self, answer: Answer) -> str | None:
+        for handler in self.plan.globals:
+            if answer.kind == "dtmf" and handler.keys and answer.value == handler.keys:
+                return handler.goto
+            if answer.kind == "speech" and _mentions(answer.value, handler.phrases):
+                return handler.goto
+        return None
+
+    # --- webhooks, recording, the agent ------------------------------------------------
+
+    async def _http(self, node: Http) -> str:
+        try:
+            result = await call_webhook(
+                render(node.url, self.variables),
+                node.method,
+                {k: render(v, self.variables) for k, v in node.headers.items()},
+                render_value(node.body, self.variables),
+                node.timeout_s,
+            )
+        except WebhookError as exc:
+            log.warning("dialplan webhook failed", url=node.url, error=str(exc))
+            self.variables["http_error"] = str(exc)
+            return node.on_error
+        for variable, path in node.save.items():
+            self.variables[variable] = lookup(result, path) if isinstance(result, dict) else None
+        return node.next
+
+    async def _record(self, node: Record) -> str:
+        await self.say(node.prompt, barge_in=False)
+        media = self.call.started.media if self.call.started else None
+        assert media is not None
+        decoder = WireDecoder(media.encoding, media.sample_rate, media.sample_rate)
+        audio = bytearray()
+        heard_speech = asyncio.Event()
+        last_voice = time.monotonic()
+        done = asyncio.Event()
+        started = time.monotonic()
+
+        def capture(wire: bytes) -> None:
+            nonlocal last_voice
+            pcm = decoder.decode(wire)
+            audio.extend(pcm)
+            now = time.monotonic()
+            if is_speech(pcm):
+                last_voice = now
+                heard_speech.set()
+            silent_for = now - last_voice
+            if (
+                heard_speech.is_set() and silent_for >= node.silence_s
+            ) or now - started >= node.max_s:
+                done.set()
+
+        self.call.hooks.on_audio.append(capture)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(node.max_s + 1):
+                    await done.wait()
+        finally:
+            self.call.hooks.on_audio.remove(capture)
+        path = self._save_recording(bytes(audio), media.sample_rate)
+        self.variables[node.variable] = str(path)
+        return node.next
+
+    def _save_recording(self, pcm: bytes, rate: int) -> Path:
+        import json
+
+        self._recordings.mkdir(parents=True, exist_ok=True)
+        started = self.call.started
+        call_id = started.call_id if started else "call"
+        stamp = self._now().strftime("%Y%m%dT%H%M%SZ")
+        path = self._recordings / f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]', '_', call_id)}.wav"
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(pcm)
+        meta = {
+            "call_id": call_id,
+            "from": started.from_number if started else "",
+            "to": started.to_number if started else "",
+            "recorded_at": self._now().isoformat(),
+            "duration_s": round(len(pcm) / 2 / rate, 2),
+            "dialplan": self.plan.name,
+        }
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    async def _agent(self, node: Agent) -> str | None:
+        session = self._local_session()
+        loop = asyncio.get_running_loop()
+        self._agent_exit = loop.create_future()
+        self._agent_turns = 0
+        extra = self._agent_tools(node)
+        before = session.config
+        tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
+        detection = ServerVad(
+            threshold=self.call.settings.vad_threshold,
+            prefix_padding_ms=self.call.settings.vad_prefix_padding_ms,
+            silence_duration_ms=self.call.settings.vad_silence_ms,
+        )
+        session.reconfigure(
+            replace(
+                before,
+                instructions=render(node.instructions, self.variables) or before.instructions,
+                tools=tools,
+                turn_detection=detection,
+            )
+        )
+        for name, (_, handler) in extra.items():
+            self.call.tool_handlers[name] = handler
+        self.call.answer_digits = True
+        try:
+            if node.greeting:
+                session.say(render(node.greeting, self.variables))
+            done_turns = asyncio.create_task(self._turns_reached(node.max_turns))
+            waits: list[asyncio.Future[Any]] = [self._agent_exit, done_turns]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            done_turns.cancel()
+            target = self._agent_exit.result() if self._agent_exit.done() else node.next
+            await self.call.drained()
+            return target
+        finally:
+            self._agent_exit = None
+            for name in extra:
+                self.call.tool_handlers.pop(name, None)
+            self.call.answer_digits = False
+            session.reconfigure(self._dialplan_config(before))
+
+    async def _turns_reached(self, count: int) -> None:
+        while self._agent_turns < count:
+            self._response_done.clear()
+            await self._response_done.wait()
+        await self.call.drained()
+
+    def _agent_tools(self, node: Agent) -> dict[str, tuple[FunctionTool, Any]]:
+        tools: dict[str, tuple[FunctionTool, Any]] = {}
+
+        async def set_variable(arguments: dict[str, Any]) -> dict[str, Any]:
+            self.variables[str(arguments["name"])] = arguments.get("value")
+            return {"status": "done"}
+
+        tools["set_variable"] = (
+            FunctionTool(
+                "set_variable",
+                "Remember a value for the rest of the call.",
+                {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+                    "required": ["name", "value"],
+                },
+            ),
+            set_variable,
+        )
+        if node.exits:
+
+            async def goto_node(arguments: dict[str, Any]) -> dict[str, Any]:
+                target = str(arguments["node"])
+                if target not in node.exits:
+                    raise ValueError(f"choose one of {', '.join(node.exits)}")
+                if self._agent_exit is not None and not self._agent_exit.done():
+                    self._agent_exit.set_result(target)
+                return {"status": "done"}
+
+            tools["goto_node"] = (
+                FunctionTool(
+                    "goto_node",
+                    "Leave the conversation and continue the call flow at one of these steps.",
+                    {
+                        "type": "object",
+                        "properties": {"node": {"type": "string", "enum": list(node.exits)}},
+                        "required": ["node"],
+                    },
+                ),
+                goto_node,
+            )
+        for webhook in node.tools:
+            tools[webhook.name] = (
+                FunctionTool(webhook.name, webhook.description, webhook.parameters),
+                self._webhook_handler(webhook),
+            )
+        return tools
+
+    def _webhook_handler(self, tool: WebhookTool) -> Any:
+        async def handler(arguments: dict[str, Any]) -> dict[str, Any]:
+            url = render(tool.url, self.variables)
+            headers = {k: render(v, self.variables) for k, v in tool.headers.items()}
+            try:
+                result = await call_webhook(url, tool.method, headers, arguments, tool.timeout_s)
+            except WebhookError as exc:
+                return {"status": "failed", "error": str(exc)}
+            return result if isinstance(result, dict) else {"result": result}
+
+        return handler
+
+    # --- session modes -----------------------------------------------------------------
+
+    def _local_session(self) -> RealtimeSession:
+        session = self.call.session
+        if not isinstance(session, RealtimeSession):
+            raise RuntimeError("dialplans run on the local pipeline, not in relay mode")
+        return session
+
+    def _dialplan_config(self, config: Any) -> Any:
+        """Listen and transcribe, but never answer on its own: the dialplan speaks."""
+        detection = ServerVad(
+            threshold=self.call.settings.vad_threshold,
+            prefix_padding_ms=self.call.settings.vad_prefix_padding_ms,
+            silence_duration_ms=self.call.settings.vad_silence_ms,
+            create_response=False,
+            interrupt_response=self._barge_in,
+        )
+        return replace(
+            config, turn_detection=detection, input_transcription=InputTranscription(), tools=()
+        )
+
+    def enter_dialplan_mode(self) -> None:
+        session = self._local_session()
+        session.reconfigure(self._dialplan_config(session.config))
+
+    def _set_interruptible(self, barge_in: bool) -> None:
+        session = self._local_session()
+        detection = session.config.turn_detection
+        if isinstance(detection, ServerVad) and detection.interrupt_response != barge_in:
+            session.reconfigure(
+                replace(
+                    session.config, turn_detection=replace(detection, interrupt_response=barge_in)
+                )
+            )
+
+
+def _collect_options(node: Gather | Menu) -> dict[str, Any]:
+    if isinstance(node, Gather):
+        return {
+            "digits": node.digits,
+            "finish_key": node.finish_key,
+            "inter_digit_timeout_s": node.inter_digit_timeout_s,
+        }
+    longest = max(len(option.keys or "") for option in node.options)
+    return {"digits": max(1, longest), "finish_key": None}  # a choice is complete at its length
+
+
+def _mentions(utterance: str, phrases: list[str]) -> bool:
+    words = " " + re.sub(r"[^a-z0-9 ]+", " ", utterance.lower()) + " "
+    return any(f" {phrase.lower().strip()} " in words for phrase in phrases if phrase.strip())
+
+
+class WebhookError(Exception):
+    pass
+
+
+async def call_webhook(
+    url: str, method: str, headers: dict[str, str], body: Any, timeout_s: float
+) -> Any:
+    """One JSON request; the reply's JSON (or text). Failures raise :class:`WebhookError`."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            if method == "GET":
+                response = await client.get(url, headers=headers, params=body or None)
+            else:
+                response = await client.request(method, url, headers=headers, json=body)
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"{method} {url} failed: {exc!r}") from exc
+    if not response.is_success:
+        raise WebhookError(f"{method} {url} answered {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+async def run_dialplan(
+    plan: Dialplan,
+    call: Call,
+    *,
+    variables: dict[str, Any] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    recordings: Path = Path("recordings"),
+) -> Interpreter:
+    """Run ``plan`` on ``call`` to its end (the call is hung up afterwards)."""
+    interpreter = Interpreter(plan, call, variables=variables, now=now, recordings=recordings)
+    interpreter.enter_dialplan_mode()
+    await interpreter.run()
+    return interpreter
