@@ -10,6 +10,7 @@ from bridge import __version__
 from bridge.caller.cli import add_call_arguments, run_call_command
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.dialplan.check import DialplanInvalid
+from bridge.dialplan.cli import add_dialplan_arguments
 from bridge.logging import configure_logging, get_logger
 
 
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_call_arguments(call)
     call.set_defaults(handler=_call)
+    dialplan = commands.add_parser("dialplan", help="check and draw dialplans (IVR flows)")
+    add_dialplan_arguments(dialplan)
     return parser
 
 

@@ -31,6 +31,7 @@ async def test_bridge_call_talks_to_make_run() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "OPENAI_"))}
         env |= {
             "BRIDGE_PORT": str(port),
+            "BRIDGE_DEFAULT_DIALPLAN": "agent",  # the LLM answers (README: agent-only mode)
             "BRIDGE_LOG_FORMAT": "json",
             "OPENAI_BASE_URL": f"{llm_url}/v1",
             "PYTHONUNBUFFERED": "1",

@@ -43,7 +43,7 @@ def _schema_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     path = list(loc)
     if len(path) > 2 and path[0] == "nodes" and path[2] in _NODE_TYPES:
         del path[2]
-    return tuple("if" if part == "if_" else "else" if part == "default" else part for part in path)
+    return tuple(path)  # pydantic reports aliases (if, else) already
 
 
 def _describe(path: tuple[Any, ...]) -> str:
@@ -88,7 +88,11 @@ def _semantic_problems(plan: Dialplan, lines: dict[Any, int], file: str) -> list
         for field, target in targets_of(node):
             if target not in plan.nodes:
                 key = re.split(r"[\[\].]", field)[0]
-                problem(("nodes", name, key), f"nodes.{name}.{field}: no node named {target!r}")
+                shown = "else" if field == "default" else field  # the YAML spells it `else`
+                problem(
+                    ("nodes", name, shown if key == "default" else key),
+                    f"nodes.{name}.{shown}: no node named {target!r}",
+                )
         problems.extend(_node_problems(name, node, lines, file))
     for name in sorted(set(plan.nodes) - reachable(plan)):
         problem(("nodes", name), f"nodes.{name}: unreachable from start {plan.start!r}", True)

@@ -38,8 +38,8 @@ def parse(expression: str) -> ast.expr:
 
 
 def _check(node: ast.AST, source: str) -> None:
-    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Name,
-               ast.Load, ast.Constant, ast.List, ast.Tuple, *_COMPARE)  # fmt: skip
+    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare,
+               ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, *_COMPARE)  # fmt: skip
     for child in ast.walk(node):
         if not isinstance(child, allowed):
             name = type(child).__name__
@@ -60,12 +60,19 @@ def _number_or_text(value: Any) -> Any:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _eval(node: ast.expr, variables: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, variables) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.UnaryOp):
-        return not _eval(node.operand, variables)
+        operand = _eval(node.operand, variables)
+        if isinstance(node.op, ast.USub):
+            return -operand if isinstance(operand, int | float) else None
+        return not operand
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
@@ -77,7 +84,9 @@ def _eval(node: ast.expr, variables: Mapping[str, Any]) -> Any:
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, variables)
         a, b = left, right
-        if not isinstance(op, ast.In | ast.NotIn):
+        # Gathered input is text: "42" meets the number 42 as a number, but two texts stay
+        # texts (a PIN "0042" is not "42").
+        if _is_number(a) != _is_number(b):
             a, b = _number_or_text(a), _number_or_text(b)
         try:
             if not _COMPARE[type(op)](a, b):

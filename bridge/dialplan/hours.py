@@ -27,9 +27,14 @@ def parse_span(spec: str) -> tuple[time, time]:
     if match is None:
         raise ValueError(f"opening hours {spec!r} must look like '09:00-17:00'")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60):
+    if not (h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2 == 24 and m2 == 0))):
         raise ValueError(f"opening hours {spec!r} are not valid times")
-    return time(h1, m1), time(23, 59, 59) if h2 == 24 else time(h2, m2)
+    start, end = time(h1, m1), time.max if h2 == 24 else time(h2, m2)
+    if end <= start:
+        raise ValueError(
+            f"opening hours {spec!r} must end after they start (split overnight spans)"
+        )
+    return start, end
 
 
 def is_open(open_hours: dict[str, str], holidays: list[str], zone: str, now: datetime) -> bool:

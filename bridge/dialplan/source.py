@@ -36,7 +36,12 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
 def _walk(node: yaml.Node, path: Path, lines: dict[Path, int]) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key, value in node.value:
+            if str(key.value) in seen:
+                # PyYAML would silently keep the last one: a node would vanish.
+                raise SourceError(key.start_mark.line + 1, f"duplicate key {key.value!r}")
+            seen.add(str(key.value))
             child = (*path, str(key.value))
             lines[child] = key.start_mark.line + 1
             _walk(value, child, lines)
