@@ -376,3 +376,16 @@ async def test_agent_node_calls_a_webhook_tool_and_speaks_its_result(
     assert caller.state.hung_up
     tools = {t["function"]["name"] for t in bridge.llm.requests[0]["tools"]}
     assert {"get_balance", "goto_node", "end_call", "transfer_call"} <= tools
+
+
+async def test_shipped_reception_works_without_an_llm(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    reception = (Path(__file__).parents[2] / "dialplans" / "reception.yaml").read_text()
+    use_plan(bridge, reception, now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))  # Monday, London
+    bridge.settings.llm_base_url = "https://api.openai.com/v1"  # nothing configured
+    reports, _ = await dial(bridge, piper, stt, [Listen(timeout_s=15), Press("3")])
+    assert "sales" in reports[0].heard.lower()
+    assert "assistant" not in reports[0].heard.lower()  # no LLM: no AI receptionist offered
+    assert "monday to friday" in reports[1].heard.lower()
+    assert not bridge.llm.requests
