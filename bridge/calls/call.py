@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.audio import Framer
+from bridge.audio import Framer, WireEncoder
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
 from bridge.calls.relay import RelaySession
@@ -275,6 +275,8 @@ class Call:
     def _on_digit(self, digit: str) -> None:
         for hook in self.hooks.on_dtmf:
             hook(digit)
+        if not self.answer_digits:
+            return  # a dialplan took this key; it must not reach a later agent
         self._digits.append(digit)
         if self._digit_timer is not None:
             self._digit_timer.cancel()
@@ -367,6 +369,14 @@ class Call:
         await self._all_sent.wait()
         # What is sent plays in real time: wait exactly that long.
         await asyncio.sleep(self._pacer.buffered_s(self._clock()))
+
+    async def play(self, pcm: bytes, sample_rate: int) -> None:
+        """Play recorded audio (16-bit mono PCM) to the caller and wait until it has played."""
+        assert self._media is not None
+        encoder = WireEncoder(self._media.encoding, self._media.sample_rate, sample_rate)
+        self._queue_audio(encoder.encode(pcm))
+        self._flush_audio()
+        await self.drained()
 
     @property
     def settings(self) -> Settings:

@@ -125,7 +125,10 @@ class Interpreter:
 
     async def _run_node(self, node: Any) -> str | None:
         if isinstance(node, Say):
-            await self.say(node.text, node.barge_in)
+            if node.audio:
+                await self._play_file(render(node.audio, self.variables))
+            else:
+                await self.say(node.text, node.barge_in)
             return node.next
         if isinstance(node, Gather):
             return await self._gather(node)
@@ -181,6 +184,17 @@ class Interpreter:
             return False
         finally:
             self._saying = False
+
+    async def _play_file(self, path: str) -> None:
+        try:
+            with wave.open(path, "rb") as wav:
+                if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+                    raise ValueError("needs 16-bit mono PCM")
+                pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+        except (OSError, EOFError, ValueError, wave.Error) as exc:
+            log.warning("cannot play audio file", path=path, error=str(exc))
+            return
+        await self.call.play(pcm, rate)
 
     async def collect(
         self,

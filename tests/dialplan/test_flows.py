@@ -389,3 +389,35 @@ async def test_shipped_reception_works_without_an_llm(
     assert "assistant" not in reports[0].heard.lower()  # no LLM: no AI receptionist offered
     assert "monday to friday" in reports[1].heard.lower()
     assert not bridge.llm.requests
+
+
+async def test_reception_offers_the_agent_when_an_llm_is_configured(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText, tmp_path: Path
+) -> None:
+    import wave
+
+    chime = tmp_path / "chime.wav"
+    with wave.open(str(chime), "wb") as out:  # a recorded prompt for a `say` node with audio
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        out.writeframes(piper.synthesize_sync("Recorded welcome message."))
+    reception = (Path(__file__).parents[2] / "dialplans" / "reception.yaml").read_text()
+    reception = reception.replace(
+        "    text: Thank you for calling {{company}}.", f"    audio: {chime}", 1
+    )
+    use_plan(bridge, reception, now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))
+    bridge.settings.llm_base_url = "http://127.0.0.1:1/v1"  # configured (the engine has its own)
+    reports, _ = await dial(
+        bridge, piper, stt, [Listen(timeout_s=15), Press("9"), Say("When are you open?")]
+    )
+    assert "recorded welcome message" in reports[0].heard.lower()
+    assert "assistant" in reports[0].heard.lower()
+    assert "virtual receptionist" in reports[1].heard.lower()
+    assert "sorry" in reports[2].heard.lower()  # this module's scripted LLM answers "Sorry?"
+    conversation = bridge.llm.requests[-1]["messages"]
+    assert conversation[0]["content"].startswith("You are the friendly receptionist of Example")
+    users = [m["content"] for m in conversation if m["role"] == "user"]
+    assert len(users) == 1  # the menu's "9" did not leak into the agent as a keypad message
+    assert "open" in users[0].lower()
+    assert conversation[-1]["content"] == "When are you open?"
