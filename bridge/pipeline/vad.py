@@ -92,7 +92,7 @@ class VadParams:
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
-    min_speech_ms: int = 96
+    min_speech_ms: int = 64
 
     @property
     def negative_threshold(self) -> float:
