@@ -30,8 +30,8 @@ from bridge.realtime.session_config import (
     InputTranscription,
     SessionConfig,
     apply_update,
-    render_session,
 )
+from bridge.realtime.session_render import render_session
 
 log = get_logger("bridge.realtime")
 BETA_SECRET_TTL_S = 60  # beta client secrets last one minute

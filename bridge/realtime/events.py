@@ -43,7 +43,8 @@ from bridge.realtime.errors import RealtimeProtocolError
 from bridge.realtime.ids import new_event_id
 from bridge.realtime.items import AudioPart, Item, TextPart, render_item
 from bridge.realtime.response import Response, render_response
-from bridge.realtime.session_config import SessionConfig, render_session
+from bridge.realtime.session_config import SessionConfig
+from bridge.realtime.session_render import render_session
 
 ServerEventDict = dict[str, Any]
 

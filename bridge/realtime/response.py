@@ -40,9 +40,8 @@ from bridge.realtime.session_config import (
     parse_tool_choice,
     parse_tools,
     parse_voice,
-    render_audio_format,
-    render_modalities,
 )
+from bridge.realtime.session_render import render_audio_format, render_modalities
 
 ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
 StatusReason = Literal["turn_detected", "client_cancelled", "max_output_tokens", "content_filter"]

@@ -21,8 +21,8 @@ from bridge.realtime.session_config import (
     ServerVad,
     SessionConfig,
     apply_update,
-    render_session,
 )
+from bridge.realtime.session_render import render_session
 from bridge.testing.sdk_validation import validate_client_event, validate_server_event
 
 WEATHER_SCHEMA = {
