@@ -421,3 +421,38 @@ async def test_reception_offers_the_agent_when_an_llm_is_configured(
     assert len(users) == 1  # the menu's "9" did not leak into the agent as a keypad message
     assert "open" in users[0].lower()
     assert conversation[-1]["content"] == "When are you open?"
+
+
+GATHER_SPEECH = """
+name: gather-speech-test
+start: city
+nodes:
+  city:
+    type: gather
+    prompt: Which city are you calling from?
+    input: speech
+    timeout_s: 6
+    variable: city
+    next: code
+  code:
+    type: gather
+    prompt: Enter your branch code.
+    input: dtmf
+    digits: 4
+    finish_key: null
+    inter_digit_timeout_s: 1.5
+    variable: code
+    next: done
+  done:
+    type: hangup
+    text: Thank you, caller from {{city}}, branch {{code}}.
+"""
+
+
+async def test_gather_by_speech_and_digits_ended_by_the_inter_digit_timeout(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    use_plan(bridge, GATHER_SPEECH)
+    reports, _ = await dial(bridge, piper, stt, [Listen(), Say("Paris."), Press("12")])
+    assert heard(reports[1], "Enter your branch code.")
+    assert heard(reports[2], "Thank you, caller from Paris, branch 12.")
