@@ -58,7 +58,7 @@ async def test_spoken_turn_under_server_vad_is_answered_with_speech(
     heard = next(
         e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed"
     )
-    assert word_error_rate(QUESTION, heard["transcript"]) <= 0.2, heard["transcript"]
+    assert word_error_rate(QUESTION, heard["transcript"]) <= 0.4, heard["transcript"]
     assert events[-1]["response"]["status"] == "completed"
     reply = await transcribe(stt, audio_of(events), 24_000)
     assert word_error_rate(HOURS, reply) <= 0.2, reply
@@ -136,7 +136,7 @@ async def test_transcription_only_session(
         await sender
         await rt.send({"type": "input_audio_buffer.clear"})
         after = await rt.until("input_audio_buffer.cleared")
-    assert word_error_rate(QUESTION, events[-1]["transcript"]) <= 0.2
+    assert word_error_rate(QUESTION, events[-1]["transcript"]) <= 0.4
     assert not any(e["type"].startswith("response.") for e in events + after)
     assert any(e["type"] == "conversation.item.input_audio_transcription.delta" for e in events)
     assert not bridge.llm.requests
