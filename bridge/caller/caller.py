@@ -52,7 +52,7 @@ Step = Say | Press | Listen
 class TurnReport:
     step: str
     heard: str = ""
-    latency_ms: float | None = None  # end of caller speech -> first agent audio
+    latency_ms: float | None = None  # last audible caller frame -> first audible agent frame
     clear_ms: float | None = None  # barge-in: caller speech onset -> carrier clear arrives
     heard_pcm: bytes = b""
 
@@ -109,6 +109,7 @@ class SimulatedCaller:
         self._tick = asyncio.Event()
         self._speech_sent_at = 0.0
         self._speech_onset_at = 0.0
+        self._last_audible_at = 0.0
         self._onset_pending = False
 
     # --- the script ----------------------------------------------------------------------
@@ -139,16 +140,21 @@ class SimulatedCaller:
 
     async def _run_step(self, step: Step) -> TurnReport:
         if isinstance(step, Listen):
-            since = self._clock()
+            since = speech_end = self._clock()
             report = TurnReport("listen")
         elif isinstance(step, Press):
             for digit in step.digits:
                 self._control.extend(self.wire.dtmf(digit))
             await self._ticks(2)
-            since = self._clock()
+            since = speech_end = self._clock()
             report = TurnReport(f"press {step.digits}")
         else:
-            pcm = step.pcm if step.pcm is not None else self._synthesize(step.text)
+            # Synthesis takes a while: off the event loop, so the carrier clock keeps ticking.
+            pcm = (
+                step.pcm
+                if step.pcm is not None
+                else await asyncio.to_thread(self._synthesize, step.text)
+            )
             report = TurnReport(f"say {step.text!r}" if step.text else "say (audio)")
             if step.barge_in_after_ms is not None:
                 await self._wait_for_agent_audio(self._speech_sent_at)
@@ -156,6 +162,7 @@ class SimulatedCaller:
             clears_before = len(self.state.clears)
             await self._speak(pcm)
             since = self._speech_sent_at
+            speech_end = self._last_audible_at
             if step.barge_in_after_ms is not None:
                 clears = self.state.clears[clears_before:]
                 onset = self._speech_onset_at  # the first audible frame, not leading silence
@@ -163,7 +170,8 @@ class SimulatedCaller:
         limit = step.timeout_s if isinstance(step, Listen) else self._timeout
         start = await self._wait_for_agent_audio(since, limit)
         if start is not None:
-            report.latency_ms = (start - since) * 1000
+            # From the last audible frame: trailing silence in the caller's audio counts.
+            report.latency_ms = (start - speech_end) * 1000
             if not (isinstance(step, Say) and step.wait == "start"):
                 await self._wait_for_quiet()
         report.heard_pcm = self._heard_since(since)
@@ -243,9 +251,12 @@ class SimulatedCaller:
             for frame in self.wire.audio(self._encoder.encode(pcm)):
                 await self.transport.send(frame)
             now = self._clock()
-            if speaking and self._onset_pending and is_speech(pcm):
+            audible = speaking and is_speech(pcm)
+            if audible and self._onset_pending:
                 self._onset_pending = False
                 self._speech_onset_at = now
+            if audible:
+                self._last_audible_at = now
             if speaking and not self._outbox:
                 self._speech_sent_at = now
             for name in self.playback.advance(now):
