@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge import __version__
+from bridge.bench.cli import add_bench_arguments, run_bench_command
 from bridge.caller.cli import add_call_arguments, run_call_command
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.dialplan.check import DialplanInvalid
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_call_arguments(call)
     call.set_defaults(handler=_call)
+    bench = commands.add_parser("bench", help="measure turn latency, barge-in and capacity")
+    add_bench_arguments(bench)
+    bench.set_defaults(handler=run_bench_command)
     dialplan = commands.add_parser("dialplan", help="check and draw dialplans (IVR flows)")
     add_dialplan_arguments(dialplan)
     return parser

@@ -23,8 +23,12 @@ class Playback:
     _queue: deque[tuple[float, bytes | str]] = field(default_factory=deque)  # (play time, item)
     _end: float = 0.0  # when the last queued audio finishes
     heard: list[Heard] = field(default_factory=list)
+    underruns: int = 0  # audio arrived after the previous audio ran out, within one reply
 
     def media(self, pcm: bytes, now: float, frame_bytes: int) -> None:
+        # A gap shorter than a second is the same reply starving; longer is a new reply.
+        if self._end and self.frame_s * 1.5 < now - self._end < 1.0:
+            self.underruns += 1
         for start in range(0, len(pcm), frame_bytes):
             at = max(self._end, now)
             self._queue.append((at, pcm[start : start + frame_bytes]))

@@ -1,0 +1,1 @@
+"""``bridge bench``: turn latency, barge-in and capacity of a running bridge."""

@@ -1,0 +1,58 @@
+"""``bridge bench``: run the benchmark and print a table, JSON and a PNG histogram."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from bridge.bench.png import histogram_png
+from bridge.bench.run import BenchResult, run_bench
+
+TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2000,
+           "barge_in_max_ms": 200, "cold_start_s": 10}  # fmt: skip
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls", type=int, default=4, help="simultaneous calls (default 4)")
+    parser.add_argument("--turns", type=int, default=5, help="spoken turns per call (default 5)")
+    parser.add_argument("--url", help="bench a running bridge instead of starting one")
+    parser.add_argument("--no-barge-in", action="store_true", help="skip the barge-in turn")
+    parser.add_argument(
+        "--media-only", type=float, default=0.0, metavar="SECONDS",
+        help="calls only stream audio for this long (no speech): the media path's cost",
+    )  # fmt: skip
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--png", metavar="FILE", help="write a turn-gap histogram as PNG")
+
+
+def table(result: BenchResult) -> str:
+    rows = []
+    for key, value in result.summary().items():
+        shown = "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        target = TARGETS.get(key)
+        verdict = ""
+        if target is not None and isinstance(value, int | float):
+            verdict = f"  (target <= {target}: {'ok' if value <= target else 'MISSED'})"
+        rows.append(f"{key:<22} {shown}{verdict}")
+    return "\n".join(rows)
+
+
+def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
+    result = asyncio.run(
+        run_bench(
+            calls=args.calls,
+            turns=args.turns,
+            url=args.url,
+            barge_in=not args.no_barge_in and not args.media_only,
+            media_only_s=args.media_only,
+        )
+    )
+    print(table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2))
+    if args.png:
+        Path(args.png).write_bytes(histogram_png(result.turn_gaps_ms, marks_ms=(800, 1200)))
+    return 0 if not result.unanswered else 1

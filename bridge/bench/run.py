@@ -1,0 +1,205 @@
+"""Run the benchmark: start a bridge (or target one), place simultaneous simulated calls over
+Twilio Media Streams against an instant local LLM, and measure what callers and the server feel.
+
+Turn gap: the caller's last audible frame -> the first audible agent frame. Barge-in: the
+caller's first audible frame over a reply -> the carrier ``clear``. Server CPU and peak memory
+come from ``/proc`` for the bridge process this run started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
+from bridge.caller.dial import dial_websocket
+from bridge.caller.wires import twilio_wire
+from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
+from bridge.testing.serve import free_port, serve_app
+
+QUESTIONS = (
+    "What time do you open tomorrow morning?",
+    "Can I change the delivery address for my order?",
+    "Do you have any tables free on Friday evening?",
+    "How much does the standard plan cost per month?",
+    "Is there parking near your office in town?",
+)
+ANSWER = "Sure, I can help with that. We open at nine tomorrow, and it only takes a minute."
+STORY = "Let me tell you a long story about our company and everything that we do. " * 6
+
+
+@dataclass
+class BenchResult:
+    calls: int
+    turns: int
+    turn_gaps_ms: list[float] = field(default_factory=list)
+    barge_in_ms: list[float] = field(default_factory=list)
+    unanswered: int = 0
+    underruns: int = 0
+    cold_start_s: float | None = None
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    wall_s: float = 0.0
+    media_only: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        gaps = sorted(self.turn_gaps_ms)
+        return {
+            "calls": self.calls,
+            "turns": len(gaps),
+            "turn_gap_p50_ms": _pct(gaps, 50),
+            "turn_gap_p95_ms": _pct(gaps, 95),
+            "turn_gap_max_ms": max(gaps) if gaps else None,
+            "barge_in_p50_ms": _pct(sorted(self.barge_in_ms), 50),
+            "barge_in_max_ms": max(self.barge_in_ms) if self.barge_in_ms else None,
+            "unanswered_turns": self.unanswered,
+            "late_frames": self.underruns,
+            "cold_start_s": self.cold_start_s,
+            "server_cpu_s": self.cpu_s,
+            "cpu_s_per_call": self.cpu_s / self.calls if self.cpu_s is not None else None,
+            "cpu_s_per_turn": self.cpu_s / max(1, len(gaps)) if self.cpu_s is not None else None,
+            "cpu_share_per_call": (
+                self.cpu_s / self.calls / self.wall_s
+                if self.cpu_s is not None and self.wall_s
+                else None
+            ),
+            "peak_rss_mb": self.peak_rss_mb,
+            "wall_s": round(self.wall_s, 1),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "raw": asdict(self)}
+
+
+def _pct(values: list[float], pct: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.asynccontextmanager
+async def local_bridge(
+    llm_url: str, extra_env: dict[str, str]
+) -> AsyncIterator[tuple[str, int, float]]:
+    """Start ``bridge serve`` on a free port; yield (base URL, pid, seconds until ready)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "OPENAI_"))}
+    env |= {
+        "BRIDGE_PORT": str(port),
+        "BRIDGE_LOG_LEVEL": "warning",
+        "BRIDGE_DEFAULT_DIALPLAN": "agent",
+        "BRIDGE_GREETING": "",
+        "OPENAI_BASE_URL": f"{llm_url}/v1",
+        **extra_env,
+    }
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge", "serve", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http, asyncio.timeout(120):
+            while True:  # readiness is a poll by nature: the models load in another process
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
+                        break
+                if process.returncode is not None:
+                    raise RuntimeError("the bridge exited during start-up")
+                await asyncio.sleep(0.05)
+        yield url, process.pid, time.monotonic() - started
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def _one_call(
+    url: str, turns: int, index: int, barge_in: bool, media_only_s: float
+) -> tuple[list[Any], int]:
+    tts = _shared_tts()
+    wire = twilio_wire({"From": f"+1555{index:07d}"})
+    steps: list[Step]
+    if media_only_s:
+        steps = [Listen(timeout_s=media_only_s)]
+    else:
+        steps = [Say(QUESTIONS[(index + t) % len(QUESTIONS)]) for t in range(turns)]
+        if barge_in:
+            steps += [
+                Say("Tell me a long story.", wait="start"),
+                Say("Stop, thank you.", barge_in_after_ms=1500),
+            ]
+    async with dial_websocket(url.replace("http://", "ws://") + "/twilio/media") as transport:
+        caller = SimulatedCaller(wire, transport, tts=tts, stt=None, reply_timeout_s=15)
+        reports = await caller.run(steps)
+    return reports, caller.playback.underruns
+
+
+@functools.cache
+def _shared_tts() -> Any:
+    """The callers' voice, loaded once for all simulated callers."""
+    from bridge.pipeline.tts import PiperTTS
+
+    return PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
+
+
+async def run_bench(
+    *, calls: int = 4, turns: int = 5, url: str | None = None, barge_in: bool = True,
+    media_only_s: float = 0.0, env: dict[str, str] | None = None,
+) -> BenchResult:  # fmt: skip
+    llm = ScriptedLLM(rules=[Rule(r"story", Reply(STORY))], default=Reply(ANSWER))
+    result = BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s))
+    _shared_tts()
+    async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:
+        pid = None
+        if url is None:
+            target, pid, result.cold_start_s = await stack.enter_async_context(
+                local_bridge(llm_url, env or {})
+            )
+        else:
+            target = url
+        cpu_before = _proc_cpu_s(pid) if pid else None
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(_one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
+        )
+        result.wall_s = time.monotonic() - started
+        if pid is not None and cpu_before is not None:
+            result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
+            result.peak_rss_mb = round(_proc_peak_rss_mb(pid), 1)
+    for reports, underruns in outcomes:
+        result.underruns += underruns
+        for report in reports:
+            if report.clear_ms is not None:
+                result.barge_in_ms.append(report.clear_ms)
+            elif report.step.startswith("say") and "long story" not in report.step:
+                if report.latency_ms is None:
+                    result.unanswered += 1
+                else:
+                    result.turn_gaps_ms.append(report.latency_ms)
+    return result

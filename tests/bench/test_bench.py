@@ -1,0 +1,59 @@
+"""``bridge bench`` must keep working: a 2-call, 2-turn run end to end. It checks that the
+benchmark measures, not how fast this machine is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bridge.bench.cli import run_bench_command, table
+from bridge.bench.png import histogram_png
+from bridge.bench.run import BenchResult
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_calls_two_turns_report_every_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(
+        calls=2, turns=2, url=None, no_barge_in=False, media_only=0.0,
+        json=str(tmp_path / "bench.json"), png=str(tmp_path / "gaps.png"),
+    )  # fmt: skip
+    assert run_bench_command(args) == 0
+    summary = json.loads((tmp_path / "bench.json").read_text())["summary"]
+    assert summary["calls"] == 2
+    assert summary["turns"] == 4
+    assert summary["unanswered_turns"] == 0
+    for key in ("turn_gap_p50_ms", "turn_gap_p95_ms", "turn_gap_max_ms", "barge_in_max_ms",
+                "cold_start_s", "server_cpu_s", "cpu_s_per_turn", "peak_rss_mb"):  # fmt: skip
+        assert isinstance(summary[key], float), key
+        assert summary[key] > 0, key
+    assert summary["late_frames"] >= 0
+    png = (tmp_path / "gaps.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    printed = capsys.readouterr().out
+    assert "turn_gap_p50_ms" in printed
+    assert "target <= 800" in printed
+
+
+def test_png_histogram_is_a_valid_image() -> None:
+    png = histogram_png([120.0, 450.0, 460.0, 2500.0, 9000.0], marks_ms=(800,))
+    assert png[12:16] == b"IHDR"
+    width = int.from_bytes(png[16:20], "big")
+    height = int.from_bytes(png[20:24], "big")
+    idat = png.index(b"IDAT")
+    length = int.from_bytes(png[idat - 4 : idat], "big")
+    raw = zlib.decompress(png[idat + 4 : idat + 4 + length])
+    assert len(raw) == height * (1 + width * 3)  # one filter byte and RGB per row
+
+
+def test_table_marks_missed_targets() -> None:
+    result = BenchResult(calls=1, turns=1, turn_gaps_ms=[900.0], cold_start_s=3.0)
+    text = table(result)
+    assert "turn_gap_p50_ms        900.000  (target <= 800: MISSED)" in text
+    assert "cold_start_s           3.000  (target <= 10: ok)" in text
