@@ -99,41 +99,32 @@ def render_events(events: Iterable[ServerEvent], dialect: Dialect) -> list[Serve
 
 
 @dataclass(frozen=True, slots=True)
-class SessionCreated(ServerEvent):
+class _SessionEvent(ServerEvent):
+    """session.created / session.updated; beta transcription sessions have their own names."""
+
     config: SessionConfig
     session_id: str
     expires_at: int | None = None
+    VERB: ClassVar[str] = ""
 
     def wire_type(self, dialect: Dialect) -> str | None:
         if dialect is Dialect.BETA and self.config.kind == "transcription":
-            return "transcription_session.created"
-        return "session.created"
+            return f"transcription_session.{self.VERB}"
+        return f"session.{self.VERB}"
 
     def payload(self, dialect: Dialect) -> dict[str, Any]:
-        return {
-            "session": render_session(
-                self.config, dialect, self.session_id, expires_at=self.expires_at
-            )
-        }
+        session = render_session(self.config, dialect, self.session_id, expires_at=self.expires_at)
+        return {"session": session}
 
 
 @dataclass(frozen=True, slots=True)
-class SessionUpdated(ServerEvent):
-    config: SessionConfig
-    session_id: str
-    expires_at: int | None = None
+class SessionCreated(_SessionEvent):
+    VERB: ClassVar[str] = "created"
 
-    def wire_type(self, dialect: Dialect) -> str | None:
-        if dialect is Dialect.BETA and self.config.kind == "transcription":
-            return "transcription_session.updated"
-        return "session.updated"
 
-    def payload(self, dialect: Dialect) -> dict[str, Any]:
-        return {
-            "session": render_session(
-                self.config, dialect, self.session_id, expires_at=self.expires_at
-            )
-        }
+@dataclass(frozen=True, slots=True)
+class SessionUpdated(_SessionEvent):
+    VERB: ClassVar[str] = "updated"
 
 
 @dataclass(frozen=True, slots=True)

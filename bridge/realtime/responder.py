@@ -205,17 +205,19 @@ class ResponseRun:
         part.transcript += delta
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
-        clause_bytes = 0
+        clause_audio = bytearray()
         async for pcm in self._tts.stream(clause):
             wire = encoder.encode(pcm)
             for start in range(0, len(wire), chunk_bytes):
                 piece = wire[start : start + chunk_bytes]
                 if audio.first_audio_at is None:
                     audio.first_audio_at = time.monotonic()
-                part.audio = (part.audio or b"") + piece
-                clause_bytes += len(piece)
+                clause_audio += piece
                 self._emit(ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece))
-        audio.spoken.add(clause, clause_bytes / audio.bytes_per_ms)
+        # The item's audio and its clause timeline grow together, once per clause (not per
+        # delta: re-joining the whole reply for every 200 ms piece is quadratic).
+        part.audio = (part.audio or b"") + bytes(clause_audio)
+        audio.spoken.add(clause, len(clause_audio) / audio.bytes_per_ms)
 
     # --- function calls ------------------------------------------------------------------
 
