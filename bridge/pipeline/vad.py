@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,11 @@ WINDOW_SAMPLES = 512  # 32 ms at 16 kHz, the only window Silero v6 accepts here
 CONTEXT_SAMPLES = 64  # samples of the previous window the model sees with each new one
 WINDOW_MS = WINDOW_SAMPLES * 1000 // MODEL_RATE
 _STATE_SHAPE = (1, 1, 128)
+# Telephone audio stops at 4 kHz and Silero scores it lower than wideband speech: measured on
+# 8 kHz G.711 speech, a short "wait." peaked near 0.45 and went unseen at threshold 0.5. Narrowband
+# streams therefore use a threshold this much lower than the configured (wideband) one.
+NARROWBAND_RATE = 8_000
+NARROWBAND_OFFSET = 0.1
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -142,7 +147,10 @@ class SpeechSegmenter:
         start, self._now_ms = self._now_ms, self._now_ms + self._window_ms
         p = self.params
         if not self._speaking:
-            if probability < p.threshold:
+            # Onset needs the full threshold; a candidate then lives on above the lower
+            # hysteresis threshold, since a short word ("stop") on a phone line hovers there.
+            floor = p.threshold if self._candidate_start is None else p.negative_threshold
+            if probability < floor:
                 self._candidate_start = None
                 return None
             if self._candidate_start is None:
@@ -170,6 +178,8 @@ class VadStream:
     def __init__(self, model: SileroVad, params: VadParams, sample_rate: int) -> None:
         self._model = model
         self._state = model.new_state()
+        if sample_rate <= NARROWBAND_RATE:
+            params = replace(params, threshold=max(0.05, params.threshold - NARROWBAND_OFFSET))
         self.segmenter = SpeechSegmenter(params)
         self._resampler = (
             StreamResampler(sample_rate, MODEL_RATE) if sample_rate != MODEL_RATE else None

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bridge.audio.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from bridge.pipeline.vad import (
     SileroVad,
     SpeechSegmenter,
@@ -59,6 +60,35 @@ def test_no_speech_is_found_in_silence_or_low_level_noise(
     assert not stream.speaking
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("word", ["Wait.", "Stop, please wait."])
+def test_a_short_word_on_a_phone_line_is_heard_at_any_alignment(
+    word: str, speak, silero: SileroVad
+) -> None:
+    """G.711 speech scores lower than wideband speech: a lone "wait." must still start a turn,
+    within 300 ms of its first loud sample, wherever it falls on the 32 ms window grid."""
+    rate = 8000
+    earlier = speak("Please tell me a long story.", rate)
+    speech = ulaw_to_pcm16(pcm16_to_ulaw(speak(word, rate)))
+    onset_ms, _ = true_bounds_ms(speech, rate)
+    late = []
+    for shift in range(0, 2 * rate, 331):  # 49 positions across two seconds
+        lead = silence_pcm(1000, rate) + earlier + silence_pcm(2000, rate) + bytes(2 * shift)
+        stream = VadStream(silero, VadParams(), rate)
+        stream.process_sync(lead)
+        started = [
+            offset / 16
+            for offset in range(0, len(speech), 320)
+            if any(
+                isinstance(e, SpeechStarted)
+                for e in stream.process_sync(speech[offset : offset + 320])
+            )
+        ]
+        if not started or started[0] + 20 - onset_ms > 300:
+            late.append((shift, started[:1]))
+    assert late == []
+
+
 def test_streams_keep_separate_state(speak, silero: SileroVad) -> None:
     talking = VadStream(silero, VadParams(), 16_000)
     quiet = VadStream(silero, VadParams(), 16_000)
@@ -92,3 +122,10 @@ class TestSegmenter:
         probs = [0.6] * 10
         assert self.run(probs, threshold=0.7) == []
         assert len(self.run(probs, threshold=0.5)) == 1
+
+    def test_onset_needs_the_threshold_and_a_candidate_lives_on_above_the_lower_one(self) -> None:
+        assert self.run([0.45] * 10) == []  # never reaches 0.5
+        assert self.run([0.55, 0.4, 0.45], min_speech_ms=96, prefix_padding_ms=0) == [
+            SpeechStarted(0, 0)
+        ]
+        assert self.run([0.55, 0.3, 0.45], min_speech_ms=96) == []  # 0.3 < 0.35 ends it
