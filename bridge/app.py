@@ -22,6 +22,8 @@ from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines, load_engines_async
 from bridge.realtime.auth import KeyStore
 from bridge.realtime.endpoint import realtime_routes
+from bridge.sip.routes import sip_routes
+from bridge.sip.server import SipServer
 
 log = get_logger("bridge.app")
 
@@ -40,6 +42,7 @@ class Runtime:
         self.keys = KeyStore(settings.api_keys)
         self.sessions = 0  # live realtime sessions and calls
         self.audiosocket_port: int | None = None  # bound port, once listening
+        self.sip: SipServer | None = None  # the SIP user agent, when BRIDGE_SIP_PORT is set
         self.calls = LiveCalls()
         self.router = DialplanRouter.from_settings(settings)  # raises DialplanInvalid
         self.call_flow = call_flow(self.router, settings)
@@ -123,9 +126,16 @@ def create_app(
             audiosocket = await start_audiosocket_server(
                 runtime, settings.host, settings.audiosocket_port
             )
+        sip = None
+        if settings.sip_port is not None:
+            sip = SipServer(runtime, settings)
+            await sip.start()
+            runtime.sip = sip
         try:
             yield
         finally:
+            if sip is not None:
+                await sip.stop()
             if audiosocket is not None:
                 audiosocket.close()
                 await audiosocket.wait_closed()
@@ -140,6 +150,7 @@ def create_app(
             Route("/v1/models", list_models),
             *realtime_routes(),
             *call_routes(),
+            *sip_routes(),
         ],
         lifespan=lifespan,
     )

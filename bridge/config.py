@@ -6,6 +6,7 @@ Settings are passed to whatever needs them; nothing reads the environment global
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -93,6 +94,19 @@ class Settings(BaseSettings):
     relay_api_key: str = ""
     relay_voice: str = "alloy"
 
+    # Direct SIP trunks (SIP over UDP, G.711 RTP)
+    sip_port: int | None = Field(default=None, ge=0, le=65535)
+    sip_host: str = ""
+    sip_public_host: str = ""
+    sip_ring_ms: int = Field(default=0, ge=0, le=60_000)
+    sip_rtp_ports: str = "10000-20000"
+    sip_rtp_timeout_s: float = Field(default=30.0, gt=0)
+    sip_allowed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    sip_trunk_uri: str = ""
+    sip_trunk_username: str = ""
+    sip_trunk_password: str = ""
+    sip_register: bool = False
+
     # Voice activity detection and turn taking
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)
@@ -117,10 +131,36 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("audiosocket_port", mode="before")
+    @field_validator("audiosocket_port", "sip_port", mode="before")
     @classmethod
     def _empty_is_off(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sip_allowed_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for source in value:
+            ipaddress.ip_network(source, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("sip_rtp_ports")
+    @classmethod
+    def _check_port_range(cls, value: str) -> str:
+        low, sep, high = value.partition("-")
+        try:
+            first, last = int(low), int(high if sep else low)
+        except ValueError:
+            raise ValueError(f"expected LOW-HIGH, got {value!r}") from None
+        if not 1024 <= first <= last <= 65535:
+            raise ValueError(f"expected 1024 <= LOW <= HIGH <= 65535, got {value!r}")
+        return value
+
+    @property
+    def sip_rtp_port_range(self) -> range:
+        low, _, high = self.sip_rtp_ports.partition("-")
+        return range(int(low), int(high or low) + 1)
 
     @field_validator("model_map", "voice_map", mode="before")
     @classmethod

@@ -71,3 +71,54 @@ async def dial_tcp(host: str, port: int) -> AsyncIterator[TcpClient]:
         yield client
     finally:
         await client.close()
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, client: RtpClient) -> None:
+        self._client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._client._arrived(data, (str(addr[0]), int(addr[1])))
+
+
+class RtpClient:
+    """A phone's RTP socket. It learns where to send from the first packet the bridge sends
+    (symmetric RTP); what the caller says before then is dropped, as on a real line."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.peer: tuple[str, int] | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def _arrived(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.peer is None:
+            self.peer = addr
+        if addr == self.peer:
+            self._queue.put_nowait(data)
+
+    async def receive(self) -> Frame | None:
+        return await self._queue.get()
+
+    async def send(self, frame: Frame) -> None:
+        if self._udp is not None and self.peer is not None and isinstance(frame, bytes):
+            self._udp.sendto(frame, self.peer)
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+            self._queue.put_nowait(None)
+
+
+@contextlib.asynccontextmanager
+async def open_rtp(host: str = "127.0.0.1") -> AsyncIterator[RtpClient]:
+    client = RtpClient()
+    loop = asyncio.get_running_loop()
+    udp, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(client), local_addr=(host, 0))
+    client._udp = udp
+    client.port = int(udp.get_extra_info("sockname")[1])
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -21,6 +21,8 @@ from bridge.carriers.plivo import PlivoCarrierSide
 from bridge.carriers.telnyx import TelnyxCarrierSide
 from bridge.carriers.twilio import MULAW_8K, TwilioCarrierSide
 from bridge.carriers.vonage import VonageCarrierSide
+from bridge.sip.rtp import PAYLOAD_TYPE_OF, MediaParams, RtpPhone
+from bridge.sip.sdp import DTMF_PAYLOAD_TYPE
 
 Outbound = tuple[str, Any]
 
@@ -169,6 +171,47 @@ def audiosocket_wire() -> SideWire:
         _none,
         transport="tcp",
     )
+
+
+@dataclass
+class RtpWire:
+    """A SIP phone's media: RTP datagrams over UDP (signalling is someone else's job)."""
+
+    phone: RtpPhone
+    transport: str = "udp"
+    subprotocols: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def media(self) -> MediaFormat:
+        return self.phone.media_format
+
+    def opening(self) -> list[Frame]:
+        return []
+
+    def audio(self, wire_audio: bytes) -> list[Frame]:
+        return [self.phone.media(wire_audio)]
+
+    def dtmf(self, digit: str) -> list[Frame]:
+        return list(self.phone.dtmf(digit))
+
+    def closing(self) -> list[Frame]:
+        return []  # a BYE, which is the SIP peer's business
+
+    def inbound(self, frame: Frame) -> list[Outbound]:
+        if isinstance(frame, str):
+            return []
+        return [self.phone.parse(frame)]
+
+    def mark_played(self, name: str) -> list[Frame]:
+        return []
+
+    def cleared(self, pending_marks: list[str]) -> list[Frame]:
+        return []
+
+
+def rtp_wire(encoding: str = "pcmu") -> RtpWire:
+    return RtpWire(RtpPhone(MediaParams(PAYLOAD_TYPE_OF[encoding], DTMF_PAYLOAD_TYPE)))
 
 
 WIRES: dict[str, Callable[[], SideWire]] = {

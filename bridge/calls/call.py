@@ -118,7 +118,8 @@ class Call:
         self._settings = settings
         self._clock = clock
         # Carriers that batch audio into chunks (Exotel) need that much more lead.
-        self._pacer = Pacer(lead_ms=200 + int(getattr(codec, "chunk_ms", 0)))
+        lead_ms = int(getattr(codec, "lead_ms", 200))  # RTP sends in real time
+        self._pacer = Pacer(lead_ms=lead_ms + int(getattr(codec, "chunk_ms", 0)))
         self._playout = Playout(acks=codec.playout_acks == "mark")
         self._framer: Framer | None = None
         self._media: MediaFormat | None = None
@@ -144,14 +145,16 @@ class Call:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Serve the call until the carrier hangs up or the connection drops."""
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                started = await self._await_start()
-        except TimeoutError:
-            log.warning("carrier sent no start", carrier=self.codec.name)
-            return
+    async def run(self, started: CallStarted | None = None) -> None:
+        """Serve the call until the carrier hangs up or the connection drops. ``started`` is
+        given when signalling announced the call (SIP); carriers announce it in-band."""
+        if started is None:
+            try:
+                async with asyncio.timeout(START_TIMEOUT_S):
+                    started = await self._await_start()
+            except TimeoutError:
+                log.warning("carrier sent no start", carrier=self.codec.name)
+                return
         if started is None:
             return
         with bind_call(call_id=started.call_id or "unknown", carrier=self.codec.name):

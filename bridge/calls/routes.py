@@ -115,12 +115,12 @@ def rest_control(
     return None  # in-band: the protocol's hang-up frame, or closing the connection
 
 
-async def run_call(runtime: Any, call: Call) -> None:
+async def run_call(runtime: Any, call: Call, started: CallStarted | None = None) -> None:
     """Count and register a live call for its lifetime."""
     runtime.sessions += 1
     await runtime.calls.add(call)
     try:
-        await call.run()
+        await call.run(started)
     finally:
         runtime.sessions -= 1
         await runtime.calls.discard(call)

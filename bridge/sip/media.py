@@ -1,0 +1,121 @@
+"""One SIP call's RTP socket, as a :class:`~bridge.calls.call.Transport`.
+
+Binds before the call is answered (the SDP answer names its port), sends to the address the
+SDP gave until the peer's first packet arrives, then latches onto where that packet really came
+from (a peer behind NAT advertises an address it cannot be reached at). Packets from anywhere
+else are dropped after that. When nothing arrives for ``timeout_s`` (and the call is not on
+hold), ``receive`` reports the peer gone so the call ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+
+from aiortp.packet import RtpPacket
+
+from bridge.logging import get_logger
+
+log = get_logger("bridge.sip")
+MAX_QUEUED = 500  # 10 s of 20 ms packets: a stalled call sheds old audio, not memory
+
+Address = tuple[str, int]
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, owner: RtpTransport) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._owner._arrived(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable while the peer's socket is not up yet: not fatal
+
+
+class RtpTransport:
+    def __init__(self, remote: Address, timeout_s: float) -> None:
+        self.remote = remote
+        self.timeout_s = timeout_s
+        self.on_hold = False
+        self._udp: asyncio.DatagramTransport | None = None
+        self._latched = False
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._closed = False
+        self.port = 0
+        self.last_sent = 0.0  # loop time of the last packet out
+        self.timed_out = False
+
+    @classmethod
+    async def bind(
+        cls,
+        host: str,
+        ports: range,
+        remote: Address,
+        timeout_s: float,
+    ) -> RtpTransport:
+        """Bind an even port from ``ports`` (RTP convention; RTCP would take the odd one)."""
+        loop = asyncio.get_running_loop()
+        transport = cls(remote, timeout_s)
+        candidates = [port for port in ports if port % 2 == 0]
+        random.shuffle(candidates)  # concurrent calls rarely race for the same port
+        for port in candidates or [0]:
+            try:
+                udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(transport), local_addr=(host, port)
+                )
+            except OSError:
+                continue
+            transport._udp = udp
+            transport.port = int(udp.get_extra_info("sockname")[1])
+            return transport
+        raise OSError(f"no free RTP port in {ports.start}-{ports.stop - 1}")
+
+    def redirect(self, remote: Address) -> None:
+        """A re-INVITE moved the peer's media: send there and latch afresh."""
+        if remote != self.remote:
+            self.remote = remote
+            self._latched = False
+
+    def _arrived(self, data: bytes, addr: Address) -> None:
+        if self._closed:
+            return
+        if not self._latched:
+            try:
+                RtpPacket.parse(data)
+            except ValueError:
+                return  # never latch onto garbage
+            self.remote, self._latched = addr, True
+        elif addr != self.remote:
+            return  # not our peer
+        if self._queue.qsize() >= MAX_QUEUED:
+            self._queue.get_nowait()
+        self._queue.put_nowait(data)
+
+    async def receive(self) -> bytes | None:
+        """The next datagram; None once closed or when the peer fell silent too long."""
+        while True:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    return await self._queue.get()
+            except TimeoutError:
+                if self.on_hold:
+                    continue  # a held call may be silent for as long as it likes
+                log.info("RTP timeout: no media from the peer", seconds=self.timeout_s)
+                self.timed_out = True
+                return None
+
+    async def send(self, frame: str | bytes) -> None:
+        if self._udp is not None and not self._closed and isinstance(frame, bytes):
+            self._udp.sendto(frame, self.remote)
+            self.last_sent = asyncio.get_running_loop().time()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(None)
+        if self._udp is not None:
+            with contextlib.suppress(Exception):
+                self._udp.close()

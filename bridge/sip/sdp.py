@@ -1,0 +1,91 @@
+"""SDP offer/answer for G.711 calls (RFC 3264), on aiosipua's SDP model.
+
+The bridge speaks PCMU and PCMA with RFC 4733 telephone events. It answers with the first of
+those the offer lists, keeps the offer's telephone-event payload type (aiosipua would always
+answer 101), asks for 20 ms packets, and mirrors the offer's direction so a peer that holds
+the call (``sendonly`` / ``inactive``, or the old ``c=0.0.0.0``) gets ``recvonly`` /
+``inactive`` back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiosipua import SdpMessage, SdpNegotiationError, build_sdp, negotiate_sdp
+
+from bridge.sip.rtp import PCMA, PCMU, MediaParams
+
+SUPPORTED = [PCMU, PCMA]
+DTMF_PAYLOAD_TYPE = 101  # what we offer; an answer keeps the peer's number
+PTIME_MS = 20
+HOLD_DIRECTIONS = ("sendonly", "inactive")
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    params: MediaParams
+    remote: Address  # where to send RTP until the peer's packets say otherwise
+    held: bool  # the peer will not play what we send
+
+
+def _telephone_event(sdp: SdpMessage) -> int | None:
+    audio = sdp.audio
+    if audio is None:
+        return None
+    for codec in audio.codecs:
+        if codec.encoding_name.lower() == "telephone-event":
+            return codec.payload_type
+    return None
+
+
+def _remote(sdp: SdpMessage) -> tuple[Address, bool]:
+    address = sdp.rtp_address
+    audio = sdp.audio
+    if address is None or audio is None:
+        raise SdpNegotiationError("the SDP has no audio address")
+    held = audio.direction in HOLD_DIRECTIONS or address[0] in ("0.0.0.0", "::")
+    return address, held
+
+
+def answer(offer: SdpMessage, host: str, rtp_port: int) -> tuple[SdpMessage, Negotiated]:
+    """Our answer to ``offer``; raises SdpNegotiationError when nothing fits (a 488)."""
+    dtmf = _telephone_event(offer)
+    sdp, payload_type = negotiate_sdp(
+        offer,
+        host,
+        rtp_port,
+        supported_codecs=SUPPORTED,
+        dtmf_payload_type=dtmf or 0,
+        ptime=PTIME_MS,
+        session_id=str(int(time.time())),
+    )
+    audio = sdp.audio
+    if audio is not None:
+        audio.attributes["ptime"] = [str(PTIME_MS)]  # what we send, whatever the peer sends
+    remote, held = _remote(offer)
+    return sdp, Negotiated(MediaParams(payload_type, dtmf), remote, held)
+
+
+def offer(host: str, rtp_port: int) -> SdpMessage:
+    """An offer for an outbound call: PCMU, PCMA, telephone-event, 20 ms."""
+    sdp = build_sdp(host, rtp_port, PCMU, "PCMU", dtmf_payload_type=DTMF_PAYLOAD_TYPE)
+    audio = sdp.audio
+    assert audio is not None
+    audio.formats.insert(1, str(PCMA))
+    audio.attributes["rtpmap"].insert(1, f"{PCMA} PCMA/8000")
+    return sdp
+
+
+def accept(answer_sdp: SdpMessage) -> Negotiated:
+    """What the far end's answer to our offer settled."""
+    audio = answer_sdp.audio
+    if audio is None:
+        raise SdpNegotiationError("the answer has no audio")
+    chosen = next((c.payload_type for c in audio.codecs if c.payload_type in SUPPORTED), None)
+    if chosen is None:
+        raise SdpNegotiationError("the answer chose no codec we offered")
+    remote, held = _remote(answer_sdp)
+    return Negotiated(MediaParams(chosen, _telephone_event(answer_sdp)), remote, held)
