@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import RunningBridge
 
@@ -16,7 +17,7 @@ from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.sip.server import SipServer
-from bridge.testing.sipp import SippResult, run_sipp
+from bridge.testing.sipp import SippResult, free_udp_port, run_sipp
 from bridge.testing.speech import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -75,3 +76,189 @@ async def test_a_caller_keys_a_code_talks_to_the_agent_and_the_bridge_hangs_up(
     assert summary.answered
     assert summary.ended_by == "bridge"
     assert summary.packets_in > 100
+
+
+@pytest.mark.parametrize("bridge_settings", [{"sip_ring_ms": 5000}], indirect=True)
+async def test_cancel_while_ringing_gets_200_and_487_and_no_call_starts(
+    bridge: RunningBridge,
+) -> None:
+    async with open_rtp() as phone:
+        result = await (await sipp_call(bridge, "cancel_while_ringing.xml", phone))
+    assert result.ok, result.explain()
+    (summary,) = sip_of(bridge).finished
+    assert not summary.answered
+    assert summary.ended_by == "cancel"
+    assert bridge.app.state.runtime.sessions == 0
+
+
+async def test_re_invites_hold_and_change_the_codec_and_the_call_goes_on(
+    bridge: RunningBridge,
+) -> None:
+    async with open_rtp() as phone:
+        result = await (await sipp_call(bridge, "reinvite.xml", phone))
+    assert result.ok, result.explain()  # sipp checked recvonly, then PCMA, in our answers
+    (summary,) = sip_of(bridge).finished
+    assert summary.ended_by == "caller"
+
+
+async def test_the_agent_transfers_the_caller_with_refer_and_then_hangs_up(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    async with open_rtp() as phone:
+        sipp = await sipp_call(bridge, "refer.xml", phone)
+        caller = SimulatedCaller(rtp_wire(), phone, tts=piper, stt=stt)
+        (reply,) = await caller.run([Say("Can I talk to the operator, please?")])
+        result = await sipp
+    assert result.ok, result.explain()
+    assert "put you through" in reply.heard.lower(), reply
+    refer = next(m for m in result.messages.split("-----") if "REFER sip:" in m)
+    assert "Refer-To: <sip:+15550100@127.0.0.1:" in refer
+    (summary,) = sip_of(bridge).finished
+    assert summary.ended_by == "bridge"
+
+
+@pytest.mark.parametrize(
+    "bridge_settings",
+    [{"sip_trunk_username": "bridge-user", "sip_trunk_password": "s3cret", "sip_rtp_timeout_s": 1}],
+    indirect=True,
+)
+async def test_an_outbound_call_answers_a_digest_challenge_and_ends_when_media_stops(
+    bridge: RunningBridge,
+) -> None:
+    sip_port = free_udp_port()
+    ready = asyncio.Event()
+    async with open_rtp() as phone:
+        uas = asyncio.create_task(
+            run_sipp(
+                SCENARIOS / "uas_digest.xml",
+                None,
+                variables={
+                    "rtp_port": str(phone.port),
+                    "user": "bridge-user",
+                    "password": "s3cret",
+                },
+                sip_port=sip_port,
+                ready=ready,
+                timeout_s=30,
+            )
+        )
+        await ready.wait()
+        async with httpx.AsyncClient(base_url=bridge.url) as http:
+            placed = await http.post("/v1/sip/calls", json={"to": f"sip:desk@127.0.0.1:{sip_port}"})
+        assert placed.status_code == 201, placed.text
+        result = await uas
+    # sipp verified our Authorization, got its ACKs (the 401's too) and our BYE.
+    assert result.ok, result.explain()
+    (summary,) = sip_of(bridge).finished
+    assert summary.direction == "outbound"
+    assert summary.call_id == placed.json()["call_id"]
+    assert summary.ended_by == "media timeout"  # sipp's UAS sends no RTP
+
+
+async def test_placing_a_call_needs_a_target(bridge: RunningBridge) -> None:
+    async with httpx.AsyncClient(base_url=bridge.url) as http:
+        missing = await http.post("/v1/sip/calls", json={})
+        garbage = await http.post("/v1/sip/calls", content=b"{nope")
+        number = await http.post("/v1/sip/calls", json={"to": "+15550100"})  # no trunk set
+    assert missing.status_code == 400
+    assert garbage.status_code == 400
+    assert number.status_code == 502
+    assert "BRIDGE_SIP_TRUNK_URI" in number.json()["error"]["message"]
+
+
+class Datagrams(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.received.put_nowait(data)
+
+
+async def raw_udp() -> tuple[asyncio.DatagramTransport, Datagrams]:
+    loop = asyncio.get_running_loop()
+    return await loop.create_datagram_endpoint(Datagrams, local_addr=("127.0.0.1", 0))
+
+
+def sip_request(method: str, port: int, *, via: bool = True, call_id: str = "raw-1") -> bytes:
+    lines = [f"{method} sip:bridge@127.0.0.1 SIP/2.0"]
+    if via:
+        lines.append(f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-raw-{method}")
+    lines += [
+        "From: <sip:probe@127.0.0.1>;tag=p1",
+        "To: <sip:bridge@127.0.0.1>",
+        f"Call-ID: {call_id}",
+        f"CSeq: 1 {method}",
+        "Max-Forwards: 70",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def test_garbage_and_malformed_sip_get_errors_or_nothing_and_a_live_call_goes_on(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    server = sip_of(bridge)
+    udp, probe = await raw_udp()
+    port = udp.get_extra_info("sockname")[1]
+    try:
+        async with open_rtp() as phone:
+            sipp = await sipp_call(bridge, "call_until_bye.xml", phone)
+            caller = SimulatedCaller(rtp_wire(), phone, tts=piper, stt=stt)
+            first = asyncio.create_task(caller.run([Say("When are you open?"), Say("Goodbye.")]))
+            await bridge.app.state.runtime.calls.wait_for_count(1)  # up: now throw junk at it
+            (leg,) = server.legs.values()
+            for junk in (b"\x00\xff" * 300, b"INVITE nonsense\r\n\r\n", bytes(range(256)) * 8):
+                udp.sendto(junk, ("127.0.0.1", server.port))
+                udp.sendto(junk, ("127.0.0.1", leg.rtp.port))  # and at its media
+            udp.sendto(sip_request("INVITE", port, via=False), ("127.0.0.1", server.port))
+            udp.sendto(sip_request("OPTIONS", port), ("127.0.0.1", server.port))
+            udp.sendto(sip_request("BYE", port, call_id="no-such-call"), ("127.0.0.1", server.port))
+            udp.sendto(sip_request("SUBSCRIBE", port), ("127.0.0.1", server.port))
+            replies = [(await probe.received.get()).split(b"\r\n")[0] for _ in range(3)]
+            hours, goodbye = await first
+            result = await sipp
+    finally:
+        udp.close()
+    assert sorted(replies) == [
+        b"SIP/2.0 200 OK",  # OPTIONS
+        b"SIP/2.0 405 Method Not Allowed",  # SUBSCRIBE
+        b"SIP/2.0 481 Call/Transaction Does Not Exist",  # BYE for no call
+    ]
+    assert probe.received.empty()  # the INVITE without Via could not be answered: dropped
+    assert result.ok, result.explain()
+    assert word_error_rate(HOURS, hours.heard) <= 0.25, hours
+    assert "goodbye" in goodbye.heard.lower(), goodbye
+
+
+@pytest.mark.parametrize(
+    "bridge_settings", [{"sip_allowed_sources": ["10.0.0.0/8"]}], indirect=True
+)
+async def test_a_call_from_a_source_not_allowed_is_refused_with_403(bridge: RunningBridge) -> None:
+    async with open_rtp() as phone:
+        result = await (await sipp_call(bridge, "call_until_bye.xml", phone))
+    assert not result.ok
+    assert "403" in result.messages
+    assert not sip_of(bridge).finished
+
+
+@pytest.mark.parametrize(
+    "bridge_settings", [{"greeting": "Hello! How can I help you today?"}], indirect=True
+)
+async def test_ten_simultaneous_calls_are_answered_greeted_and_hung_up(
+    bridge: RunningBridge,
+) -> None:
+    async with open_rtp() as phone:
+        result = await run_sipp(
+            SCENARIOS / "call_then_hangup.xml",
+            target(bridge),
+            variables={"rtp_port": str(phone.port), "talk_ms": "4000"},
+            calls=10,
+            concurrent=10,
+            rate=10,
+            timeout_s=60,
+        )
+    assert result.ok, result.explain()
+    finished = list(sip_of(bridge).finished)
+    assert len(finished) == 10
+    assert all(s.answered and s.ended_by == "caller" for s in finished)
+    assert bridge.app.state.runtime.sessions == 0
