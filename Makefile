@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bridge tests
 	$(BIN)/mypy bridge
 
-test: lint
+# The SIP tests drive the bridge with sipp (Debian's sip-tester); installed here when we can.
+system-deps:
+	@command -v sipp >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends sip-tester >/dev/null; \
+	  else \
+	    echo "sipp is missing: install Debian's sip-tester (sudo apt-get install sip-tester)"; \
+	    exit 1; \
+	  fi; }
+
+test: lint system-deps
 	$(BIN)/python -m pytest -q -ra
 
 format: $(STAMP)

@@ -13,6 +13,7 @@ from bridge.config import ConfigError, Settings, load_settings
 from bridge.dialplan.check import DialplanInvalid
 from bridge.dialplan.cli import add_dialplan_arguments
 from bridge.logging import configure_logging, get_logger
+from bridge.sip.cli import add_sip_arguments
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=run_bench_command)
     dialplan = commands.add_parser("dialplan", help="check and draw dialplans (IVR flows)")
     add_dialplan_arguments(dialplan)
+    sip = commands.add_parser("sip", help="SIP trunk commands (place a call)")
+    add_sip_arguments(sip)
     return parser
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import shutil
 import socket
@@ -125,8 +126,8 @@ async def run_sipp(
     with -set and must be exactly the scenario's <Global> variables: a missing one would be
     sent as an empty string (an SDP without a port), an undeclared one is a sipp error.
 
-    sipp quits after ``timeout_s`` (-timeout with -timeout_error: exit code 255) and is killed
-    if it is still running KILL_GRACE_S later. Its SIP and media ports are free loopback ports
+    sipp quits after ``timeout_s``, rounded up to whole seconds (-timeout with -timeout_error:
+    exit code 255), and is killed if it is still running KILL_GRACE_S later. Its SIP and media ports are free loopback ports
     unless ``sip_port``/``media_port`` are given (a UAS test picks ``sip_port`` with
     ``free_udp_port()`` first, to tell the bridge where to call). ``ready`` is set once sipp
     has bound its SIP port. The logs and any files sipp writes go to a temporary directory,
@@ -154,7 +155,9 @@ async def run_sipp(
             argv += ["-l", str(concurrent)]
         if rate is not None:
             argv += ["-r", str(rate)]
-        argv += ["-timeout", f"{round(timeout_s * 1000)}ms", "-timeout_error", "-nostdin"]
+        # sipp arms alarm(seconds) with whole seconds (0 would be no timeout at all), and
+        # without -timeout_error the timeout only asks sipp to quit once its calls end.
+        argv += ["-timeout", f"{max(1, math.ceil(timeout_s))}s", "-timeout_error", "-nostdin"]
         argv += ["-trace_err", "-error_file", str(logs / "errors.log")]
         argv += ["-trace_msg", "-message_file", str(logs / "messages.log")]
         for name, value in given.items():
