@@ -5,6 +5,10 @@ SDP gave until the peer's first packet arrives, then latches onto where that pac
 from (a peer behind NAT advertises an address it cannot be reached at). Packets from anywhere
 else are dropped after that. When nothing arrives for ``timeout_s`` (and the call is not on
 hold), ``receive`` reports the peer gone so the call ends.
+
+Phones with silence suppression (and sipp's pcap playback) send nothing while the caller is
+quiet; then ``receive`` returns :data:`SILENCE` for every 20 ms left out, so turn detection
+still hears the pause that ends a turn.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from bridge.logging import get_logger
 
 log = get_logger("bridge.sip")
 MAX_QUEUED = 500  # 10 s of 20 ms packets: a stalled call sheds old audio, not memory
+GAP_S = 0.1  # no packet for this long: the peer is suppressing silence (or stopped sending)
+FILL_S = 0.02
+SILENCE = b""  # what receive() returns for each 20 ms the peer left out
 
 Address = tuple[str, int]
 
@@ -45,6 +52,8 @@ class RtpTransport:
         self._closed = False
         self.port = 0
         self.last_sent = 0.0  # loop time of the last packet out
+        self._last_arrival = 0.0  # loop time of the last datagram in (or of binding)
+        self._filled_until = 0.0  # silence handed out up to this loop time
         self.timed_out = False
 
     @classmethod
@@ -68,6 +77,7 @@ class RtpTransport:
             except OSError:
                 continue
             transport._udp = udp
+            transport._last_arrival = loop.time()
             transport.port = int(udp.get_extra_info("sockname")[1])
             return transport
         raise OSError(f"no free RTP port in {ports.start}-{ports.stop - 1}")
@@ -89,22 +99,35 @@ class RtpTransport:
             self.remote, self._latched = addr, True
         elif addr != self.remote:
             return  # not our peer
+        self._last_arrival = asyncio.get_running_loop().time()
         if self._queue.qsize() >= MAX_QUEUED:
             self._queue.get_nowait()
         self._queue.put_nowait(data)
 
     async def receive(self) -> bytes | None:
-        """The next datagram; None once closed or when the peer fell silent too long."""
+        """The next datagram, SILENCE for a 20 ms gap, or None once closed or when the peer has
+        sent nothing for ``timeout_s`` (unless it holds the call)."""
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    return await self._queue.get()
-            except TimeoutError:
-                if self.on_hold:
-                    continue  # a held call may be silent for as long as it likes
+            if not self._queue.empty():
+                return self._queue.get_nowait()
+            now = loop.time()
+            quiet_since = self._last_arrival
+            if now - quiet_since >= self.timeout_s and not self.on_hold:
                 log.info("RTP timeout: no media from the peer", seconds=self.timeout_s)
                 self.timed_out = True
                 return None
+            # Silence is due in 20 ms steps from the start of the gap.
+            next_fill = max(self._filled_until, quiet_since) + FILL_S
+            if now - quiet_since >= GAP_S and next_fill <= now:
+                self._filled_until = next_fill
+                return SILENCE
+            wait = max(next_fill, quiet_since + GAP_S) - now
+            try:
+                async with asyncio.timeout(wait):
+                    return await self._queue.get()
+            except TimeoutError:
+                continue
 
     async def send(self, frame: str | bytes) -> None:
         if self._udp is not None and not self._closed and isinstance(frame, bytes):

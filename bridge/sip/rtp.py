@@ -204,6 +204,7 @@ class RtpCodec:
         self.sender = RtpSender(params, rng)
         self.receiver = RtpReceiver(params)
         self.sending = True  # False while the peer holds the call
+        self._silence = MediaFormat(self.wire_encoding, CLOCK_RATE).silence
 
     def renegotiate(self, params: MediaParams) -> None:
         """A re-INVITE changed the codec or the telephone-event type."""
@@ -215,6 +216,8 @@ class RtpCodec:
     def receive(self, frame: Frame) -> list[CallEvent]:
         if isinstance(frame, str):
             raise CarrierProtocolError("RTP is binary")
+        if not frame:  # the transport's stand-in for 20 ms the peer did not send
+            return [MediaReceived(self._silence)]
         return self.receiver.receive(frame)
 
     def media(self, audio: bytes) -> list[Frame]:

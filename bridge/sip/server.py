@@ -39,6 +39,7 @@ from bridge.calls.routes import run_call
 from bridge.carriers.base import CallStarted, MediaFormat
 from bridge.config import Settings
 from bridge.logging import bind_call, get_logger
+from bridge.realtime import events as ev
 from bridge.sip import sdp
 from bridge.sip.control import SipControl
 from bridge.sip.media import RtpTransport
@@ -70,6 +71,8 @@ class LegSummary:
     answered: bool
     packets_in: int
     ended_by: str  # "caller", "bridge", "cancel", "media timeout", "no ack", ...
+    digits: str = ""  # keys the caller pressed
+    utterances: int = 0  # times the caller started speaking
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Leg:
     hung_up: bool = False  # a BYE went one way or the other
     answered: bool = False
     ended_by: str = ""
+    digits: str = ""
+    utterances: int = 0
     sdp_version: int = 1
     transfers: dict[str, asyncio.Future[int]] = field(default_factory=dict)
 
@@ -318,6 +323,8 @@ class SipServer:
             control=lambda call, _: SipControl(self, leg, call),
             controller=self.runtime.call_flow,
         )
+        call.hooks.on_dtmf.append(lambda digit: setattr(leg, "digits", leg.digits + digit))
+        call.hooks.on_event.append(lambda event: self._observe(leg, event))
         filler = asyncio.create_task(self._fill_silence(leg, started.media))
         try:
             await run_call(self.runtime, call, started)
@@ -328,6 +335,11 @@ class SipServer:
         if leg.rtp.timed_out:
             leg.ended_by = leg.ended_by or "media timeout"
         self.hangup(leg)  # the call ended on our side (or the media died): say goodbye
+
+    @staticmethod
+    def _observe(leg: Leg, event: ev.ServerEvent) -> None:
+        if isinstance(event, ev.InputAudioBufferSpeechStarted):
+            leg.utterances += 1
 
     async def _fill_silence(self, leg: Leg, media: MediaFormat) -> None:
         """Phones send RTP all call long, and so do we: silence while the agent is quiet. It
@@ -348,7 +360,13 @@ class SipServer:
         await leg.rtp.close()
         direction = "inbound" if leg.incoming is not None else "outbound"
         summary = LegSummary(
-            leg.call_id, direction, leg.answered, leg.codec.receiver.packets, leg.ended_by
+            leg.call_id,
+            direction,
+            leg.answered,
+            leg.codec.receiver.packets,
+            leg.ended_by,
+            leg.digits,
+            leg.utterances,
         )
         self.finished.append(summary)
 

@@ -127,12 +127,13 @@ async def run_sipp(
     sent as an empty string (an SDP without a port), an undeclared one is a sipp error.
 
     sipp quits after ``timeout_s``, rounded up to whole seconds (-timeout with -timeout_error:
-    exit code 255), and is killed if it is still running KILL_GRACE_S later. Its SIP and media ports are free loopback ports
-    unless ``sip_port``/``media_port`` are given (a UAS test picks ``sip_port`` with
-    ``free_udp_port()`` first, to tell the bridge where to call). ``ready`` is set once sipp
-    has bound its SIP port. The logs and any files sipp writes go to a temporary directory,
-    which is also the working directory unless ``cwd`` is given; it has a ``pcap`` link to
-    PCAP_DIR so that uac_pcap finds its audio (playing pcap needs root or CAP_NET_RAW)."""
+    exit code 255), and is killed if it still runs KILL_GRACE_S later. Its SIP and media ports
+    are free loopback ports unless ``sip_port``/``media_port`` are given: a UAS test picks
+    ``sip_port`` with ``free_udp_port()`` to tell the bridge where to call, and passes
+    ``ready``, which is set once sipp has bound that port. The logs and any files sipp writes
+    go to a temporary directory, also the working directory unless ``cwd`` is given; it has a
+    ``pcap`` link to PCAP_DIR so that uac_pcap finds its audio (playing pcap needs root or
+    CAP_NET_RAW: sipp sends it from a raw socket)."""
     scenario_args, declared = _scenario(scenario)
     given = dict(variables or {})
     if missing := declared - given.keys():
@@ -140,10 +141,18 @@ async def run_sipp(
     if unknown := given.keys() - declared:
         raise ValueError(f"{scenario}: declares no variable(s) {sorted(unknown)}")
 
-    sip_port = sip_port or free_udp_port()
-    media_port = media_port or free_udp_port(pair=True)
-    # sipp's remote control socket, which would otherwise be 0.0.0.0:8888 (or the next free).
-    control_port = free_udp_port()
+    # Each probe socket is closed before the next one is opened, so the kernel may hand out a
+    # port twice; draw again until sipp's four ports differ. The control port is for sipp's
+    # remote control socket, which would otherwise be 0.0.0.0:8888 (or the next free one).
+    for _ in range(100):
+        sip = sip_port or free_udp_port()
+        media = media_port or free_udp_port(pair=True)
+        control_port = free_udp_port()
+        if len({sip, media, media + 2, control_port}) == 4:
+            sip_port, media_port = sip, media
+            break
+    else:
+        raise ValueError(f"sip_port {sip_port} clashes with media ports {media_port} and +2")
     with tempfile.TemporaryDirectory(prefix="sipp-") as tmp:
         logs = Path(tmp)
         _link_pcap(logs)
@@ -157,7 +166,8 @@ async def run_sipp(
             argv += ["-r", str(rate)]
         # sipp arms alarm(seconds) with whole seconds (0 would be no timeout at all), and
         # without -timeout_error the timeout only asks sipp to quit once its calls end.
-        argv += ["-timeout", f"{max(1, math.ceil(timeout_s))}s", "-timeout_error", "-nostdin"]
+        sipp_timeout_s = max(1, math.ceil(timeout_s))
+        argv += ["-timeout", f"{sipp_timeout_s}s", "-timeout_error", "-nostdin"]
         argv += ["-trace_err", "-error_file", str(logs / "errors.log")]
         argv += ["-trace_msg", "-message_file", str(logs / "messages.log")]
         for name, value in given.items():
@@ -179,7 +189,7 @@ async def run_sipp(
         watcher = asyncio.create_task(_signal_bound(proc, sip_port, ready)) if ready else None
         try:
             try:
-                returncode = await asyncio.wait_for(proc.wait(), timeout_s + KILL_GRACE_S)
+                returncode = await asyncio.wait_for(proc.wait(), sipp_timeout_s + KILL_GRACE_S)
             except TimeoutError:
                 proc.kill()
                 returncode = await proc.wait()

@@ -262,3 +262,17 @@ async def test_ten_simultaneous_calls_are_answered_greeted_and_hung_up(
     assert len(finished) == 10
     assert all(s.answered and s.ended_by == "caller" for s in finished)
     assert bridge.app.state.runtime.sessions == 0
+
+
+async def test_sipps_own_uac_pcap_call_completes_and_the_bridge_hears_it(
+    bridge: RunningBridge,
+) -> None:
+    """sipp's built-in scenario: PCMA in 30 ms packets ("Thank you very much"), then RFC 2833
+    key 1 from another SSRC, then BYE. Playing pcap needs root, as CI has."""
+    result = await run_sipp("uac_pcap", target(bridge), timeout_s=60)
+    assert result.ok, result.explain()
+    (summary,) = sip_of(bridge).finished
+    assert summary.packets_in >= 236 + 1  # every audio packet and the key's
+    assert summary.utterances >= 1  # its speech was heard as speech
+    assert summary.digits == "1"
+    assert summary.ended_by == "caller"

@@ -145,3 +145,8 @@ def test_codec_sends_in_the_renegotiated_law_and_nothing_while_held() -> None:
     assert codec.mark("m") == []
     assert codec.clear() == []
     assert codec.hangup() == []
+
+
+def test_an_empty_datagram_stands_for_20_ms_of_silence_in_the_calls_law() -> None:
+    assert RtpCodec(MediaParams(PCMA, None)).receive(b"") == [MediaReceived(b"\xd5" * 160)]
+    assert RtpCodec(PARAMS).receive(b"") == [MediaReceived(b"\xff" * 160)]

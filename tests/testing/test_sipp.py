@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.testing import sipp
 from bridge.testing.sipp import free_udp_port, run_sipp
 
 SCENARIOS = Path(__file__).parent.parent / "sip" / "scenarios"
@@ -64,3 +65,16 @@ async def test_variables_must_match_the_scenario() -> None:
         )
     with pytest.raises(ValueError, match="codec"):
         await run_sipp(SCENARIOS / "options.xml", "127.0.0.1:5060", variables={"codec": "8"})
+
+
+async def test_overrun_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # -sleep holds sipp before it arms its own -timeout, so only the kill can stop it.
+    monkeypatch.setattr(sipp, "KILL_GRACE_S", 0.5)
+    result = await run_sipp(
+        SCENARIOS / "options.xml",
+        f"127.0.0.1:{free_udp_port()}",
+        timeout_s=1,
+        extra=["-sleep", "30"],
+    )
+    assert result.returncode == -9
+    assert "killed by signal 9" in result.explain()
