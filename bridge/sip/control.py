@@ -61,7 +61,7 @@ class SipControl:
                 packets = codec.sender.dtmf(digit)
             except ValueError as exc:
                 raise ControlFailed(str(exc)) from None
-            for at_ms, packet in packets:
+            for at_ms, build in packets:
                 await asyncio.sleep(max(0.0, start + (offset_ms + at_ms) / 1000 - loop.time()))
-                await rtp.send(packet)
+                await rtp.send(build())
             offset_ms += packets[-1][0] + DIGIT_GAP_MS

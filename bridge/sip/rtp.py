@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,11 +103,12 @@ class RtpSender:
         """Audio stopped; the next packet starts a new talkspurt."""
         self._talkspurt = True
 
-    def dtmf(self, digit: str, duration_ms: int = 160) -> list[tuple[int, bytes]]:
-        """RFC 4733 packets for one key press as ``(send at ms from now, packet)``.
+    def dtmf(self, digit: str, duration_ms: int = 160) -> list[tuple[int, Callable[[], bytes]]]:
+        """RFC 4733 packets for one key press as ``(send at ms from now, build the packet)``.
 
         Every packet of the event shares its start timestamp; the duration grows every 50 ms and
-        the end packet is sent three times. The audio clock then moves past the event.
+        the end packet is sent three times. Each is numbered when built, just before it is sent,
+        so audio going out meanwhile cannot overtake it. The audio clock moves past the event.
         """
         if digit not in EVENT_DIGITS or len(digit) != 1:
             raise ValueError(f"{digit!r} is not a DTMF key")
@@ -115,18 +117,20 @@ class RtpSender:
         pt = self.params.dtmf_payload_type
         event = EVENT_DIGITS.index(digit)
         start = self._timestamp
-        packets: list[tuple[int, bytes]] = []
+        total = duration_ms * SAMPLES_PER_MS
+
+        def packet(payload: bytes, marker: bool) -> Callable[[], bytes]:
+            return lambda: self._packet(pt, payload, start, marker)
+
+        plan: list[tuple[int, Callable[[], bytes]]] = []
         for offset in range(0, duration_ms, EVENT_INTERVAL_MS):
-            held = (offset + EVENT_INTERVAL_MS) * SAMPLES_PER_MS
-            payload = EVENT.pack(event, EVENT_VOLUME, min(held, duration_ms * SAMPLES_PER_MS))
-            packets.append((offset, self._packet(pt, payload, start, marker=offset == 0)))
-        final = EVENT.pack(event, EVENT_END | EVENT_VOLUME, duration_ms * SAMPLES_PER_MS)
-        packets += [
-            (duration_ms, self._packet(pt, final, start, False)) for _ in range(END_REPEATS)
-        ]
-        self._timestamp = (start + duration_ms * SAMPLES_PER_MS) & 0xFFFFFFFF
+            held = min((offset + EVENT_INTERVAL_MS) * SAMPLES_PER_MS, total)
+            plan.append((offset, packet(EVENT.pack(event, EVENT_VOLUME, held), offset == 0)))
+        final = packet(EVENT.pack(event, EVENT_END | EVENT_VOLUME, total), False)
+        plan += [(duration_ms, final)] * END_REPEATS
+        self._timestamp = (start + total) & 0xFFFFFFFF
         self._talkspurt = True
-        return packets
+        return plan
 
 
 class RtpReceiver:
@@ -252,7 +256,7 @@ class RtpPhone:
 
     def dtmf(self, digit: str) -> list[bytes]:
         """Every packet of the key press at once: the receiver dedupes by timestamp."""
-        return [packet for _, packet in self.sender.dtmf(digit)]
+        return [build() for _, build in self.sender.dtmf(digit)]
 
     def parse(self, datagram: bytes) -> tuple[str, object]:
         events = self.receiver.receive(datagram)

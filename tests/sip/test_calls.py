@@ -13,10 +13,14 @@ from conftest import RunningBridge
 from bridge.caller.caller import Listen, Press, Say, SimulatedCaller
 from bridge.caller.dial import RtpClient, open_rtp
 from bridge.caller.wires import rtp_wire
+from bridge.carriers.base import DtmfReceived
 from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
+from bridge.sip.rtp import PCMU, MediaParams, RtpReceiver
+from bridge.sip.sdp import DTMF_PAYLOAD_TYPE
 from bridge.sip.server import SipServer
+from bridge.testing.llm_server import Reply, Rule, ScriptedToolCall
 from bridge.testing.sipp import SippResult, free_udp_port, run_sipp
 from bridge.testing.speech import word_error_rate
 
@@ -44,7 +48,7 @@ def target(bridge: RunningBridge) -> str:
 
 
 async def sipp_call(
-    bridge: RunningBridge, scenario: str, phone: RtpClient, **variables: str
+    bridge: RunningBridge, scenario: str, phone: RtpClient | KeyListeningPhone, **variables: str
 ) -> asyncio.Task[SippResult]:
     return asyncio.create_task(
         run_sipp(
@@ -276,3 +280,45 @@ async def test_sipps_own_uac_pcap_call_completes_and_the_bridge_hears_it(
     assert summary.utterances >= 1  # its speech was heard as speech
     assert summary.digits == "1"
     assert summary.ended_by == "caller"
+
+
+class KeyListeningPhone:
+    """A phone that also notes the RFC 4733 keys the bridge sends it."""
+
+    def __init__(self, client: RtpClient) -> None:
+        self.client = client
+        self.port = client.port
+        self.keys = RtpReceiver(MediaParams(PCMU, DTMF_PAYLOAD_TYPE))
+        self.digits = ""
+
+    async def receive(self) -> bytes | str | None:
+        frame = await self.client.receive()
+        if isinstance(frame, bytes):
+            for event in self.keys.receive(frame):
+                if isinstance(event, DtmfReceived):
+                    self.digits += event.digit
+        return frame
+
+    async def send(self, frame: bytes | str) -> None:
+        await self.client.send(frame)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def test_the_agent_presses_keys_as_rfc_4733_events(
+    bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
+) -> None:
+    press = ScriptedToolCall("send_dtmf", {"digits": "12#"})
+    bridge.llm.rules = [
+        Rule("extension", Reply("Dialling it now.", tool_calls=(press,))),
+        *bridge.llm.rules,
+    ]
+    async with open_rtp() as client:
+        phone = KeyListeningPhone(client)
+        sipp = await sipp_call(bridge, "call_until_bye.xml", phone)
+        caller = SimulatedCaller(rtp_wire(), phone, tts=piper, stt=stt)
+        await caller.run([Say("Please dial the extension."), Say("Goodbye.")])
+        result = await sipp
+    assert result.ok, result.explain()
+    assert phone.digits == "12#"

@@ -49,7 +49,7 @@ def test_a_key_press_is_rfc_4733_events_with_one_timestamp_and_three_end_packets
     sender = RtpSender(PARAMS, random.Random(2))
     before = RtpPacket.parse(sender.audio(b"\xff" * 160)).timestamp
     packets = sender.dtmf("5", duration_ms=160)
-    parsed = [RtpPacket.parse(p) for _, p in packets]
+    parsed = [RtpPacket.parse(build()) for _, build in packets]
     assert {p.payload_type for p in parsed} == {101}
     assert {p.timestamp for p in parsed} == {(before + 160) & 0xFFFFFFFF}
     events = [struct.unpack("!BBH", p.payload) for p in parsed]
