@@ -322,3 +322,88 @@ async def test_the_agent_presses_keys_as_rfc_4733_events(
         result = await sipp
     assert result.ok, result.explain()
     assert phone.digits == "12#"
+
+
+def invite(port: int, rtp_port: int) -> bytes:
+    body = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+    head = [
+        "INVITE sip:bridge@127.0.0.1 SIP/2.0",
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-raw-invite",
+        "From: <sip:probe@127.0.0.1>;tag=p1",
+        "To: <sip:bridge@127.0.0.1>",
+        "Call-ID: raw-call",
+        "CSeq: 1 INVITE",
+        f"Contact: <sip:probe@127.0.0.1:{port}>",
+        "Max-Forwards: 70",
+        "Content-Type: application/sdp",
+        f"Content-Length: {len(body)}",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n" + body).encode()
+
+
+def header(message: bytes, name: str) -> str:
+    for line in message.decode().split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return ""
+
+
+@pytest.mark.parametrize("bridge_settings", [{"sip_rtp_timeout_s": 1.5}], indirect=True)
+async def test_our_200_is_repeated_until_acked_and_our_bye_until_answered(
+    bridge: RunningBridge,
+) -> None:
+    server = sip_of(bridge)
+    udp, peer = await raw_udp()
+    port = udp.get_extra_info("sockname")[1]
+    bridge_addr = ("127.0.0.1", server.port)
+    try:
+        udp.sendto(invite(port, 9), bridge_addr)
+        firsts: list[bytes] = []
+        while len([m for m in firsts if m.startswith(b"SIP/2.0 200")]) < 2:
+            firsts.append(await peer.received.get())  # a second 200: not ACKed yet, so again
+        ok = next(m for m in firsts if m.startswith(b"SIP/2.0 200"))
+        ack = (
+            invite(port, 9)
+            .split(b"\r\n\r\n")[0]
+            .replace(b"INVITE sip:", b"ACK sip:", 1)
+            .replace(b"CSeq: 1 INVITE", b"CSeq: 1 ACK")
+            .replace(b"To: <sip:bridge@127.0.0.1>", f"To: {header(ok, 'To')}".encode())
+            .replace(b"Content-Type: application/sdp", b"Content-Type: text/plain")
+        )
+        ack = ack.replace(header(ok, "Via").encode(), b"SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-ack")
+        udp.sendto(ack.split(b"Content-Length")[0] + b"Content-Length: 0\r\n\r\n", bridge_addr)
+        # No RTP from us: after 1.5 s the bridge hangs up. Ignore its first BYE.
+        byes: list[bytes] = []
+        while len(byes) < 2:
+            message = await peer.received.get()
+            if message.startswith(b"BYE "):
+                byes.append(message)
+        assert header(byes[0], "Via") == header(byes[1], "Via")  # the same transaction, resent
+        reply = [
+            "SIP/2.0 200 OK",
+            f"Via: {header(byes[1], 'Via')}",
+            f"From: {header(byes[1], 'From')}",
+            f"To: {header(byes[1], 'To')}",
+            f"Call-ID: {header(byes[1], 'Call-ID')}",
+            f"CSeq: {header(byes[1], 'CSeq')}",
+            "Content-Length: 0",
+        ]
+        udp.sendto(("\r\n".join(reply) + "\r\n\r\n").encode(), bridge_addr)
+        # Datagrams are handled in order: once OPTIONS is answered, so was our 200.
+        udp.sendto(sip_request("OPTIONS", port), bridge_addr)
+        while not (await peer.received.get()).startswith(b"SIP/2.0 200"):
+            pass
+        await bridge.app.state.runtime.calls.wait_empty()
+    finally:
+        udp.close()
+    assert [m.split(b"\r\n")[0] for m in firsts][:2] == [
+        b"SIP/2.0 100 Trying",
+        b"SIP/2.0 180 Ringing",
+    ]
+    (summary,) = server.finished
+    assert summary.ended_by == "media timeout"
+    assert not server.retransmitter._pending  # our BYE got its answer: nothing left to resend
