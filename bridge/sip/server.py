@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosipua import (
+    DialogState,
     IncomingCall,
     OutgoingCall,
     Registration,
@@ -101,6 +102,15 @@ class Leg:
         return source.dialog
 
 
+def _same_transaction(first: SipRequest, second: SipRequest) -> bool:
+    def key(request: SipRequest) -> tuple[str, int | None]:
+        vias = request.via
+        cseq = request.cseq
+        return (vias[0].branch or "" if vias else "", cseq.seq if cseq else None)
+
+    return key(first) == key(second)
+
+
 def _user(uri_text: str) -> str:
     """The user part of a From/To header or URI: the phone number, usually."""
     start, end = uri_text.find("<"), uri_text.find(">")
@@ -146,6 +156,7 @@ class SipServer:
         self.uas = SipUAS(self._transport, uac=self.uac, user_agent=USER_AGENT)
         self.retransmitter = Retransmitter(self._transport.send)
         self.legs: dict[str, Leg] = {}
+        self._invites: dict[str, IncomingCall] = {}  # INVITEs being answered, by Call-ID
         self.finished: deque[LegSummary] = deque(maxlen=500)
         self.registration: Registration | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -178,6 +189,8 @@ class SipServer:
         def on_message(message: SipRequest | SipResponse, addr: Address) -> None:
             if isinstance(message, SipResponse):
                 self._before_response(message)
+            elif self._retransmitted_invite(message):
+                return
             dispatch(message, addr)
 
         self._transport.on_message = on_message
@@ -253,10 +266,29 @@ class SipServer:
             return False
         return any(ip in network for network in self._allowed)
 
+    def _retransmitted_invite(self, request: SipRequest) -> bool:
+        """A caller repeats its INVITE until it hears from us. aiosipua would take the repeat
+        for a new call (a new dialog, a second answer); we repeat our last word instead."""
+        if request.method.upper() != "INVITE":
+            return False
+        pending = self._invites.get(request.call_id or "")
+        if pending is None or not _same_transaction(pending.invite, request):
+            return False
+        if pending.dialog.state != DialogState.CONFIRMED:
+            pending.ringing()  # still ringing (the 200, once sent, repeats by itself)
+        return True
+
     def _on_invite(self, incoming: IncomingCall) -> None:
+        self._invites[incoming.call_id] = incoming
         self._spawn(self._answer(incoming))
 
     async def _answer(self, incoming: IncomingCall) -> None:
+        try:
+            await self._answer_invite(incoming)
+        finally:
+            self._invites.pop(incoming.call_id, None)
+
+    async def _answer_invite(self, incoming: IncomingCall) -> None:
         runtime, settings = self.runtime, self.settings
         with bind_call(call_id=incoming.call_id, carrier="sip"):
             if not self._allowed_source(incoming.source_addr):
@@ -270,12 +302,7 @@ class SipServer:
                 incoming.reject(488, "Not Acceptable Here")  # we need the offer in the INVITE
                 return
             try:
-                rtp = await RtpTransport.bind(
-                    self.host,
-                    settings.sip_rtp_port_range,
-                    ("0.0.0.0", 0),
-                    settings.sip_rtp_timeout_s,
-                )
+                rtp = await self._bind_rtp()
             except OSError as exc:
                 log.error("no RTP port for a call", error=str(exc))
                 incoming.reject(503, "Service Unavailable")
