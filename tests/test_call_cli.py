@@ -74,5 +74,5 @@ async def test_bridge_call_talks_to_make_run() -> None:
     assert greeting.startswith("[listen] agent:")
     assert "help you" in greeting.lower()
     assert answer.startswith("[say 'When are you open?'] agent:")
-    assert "nine" in answer.lower()
+    assert "nine" in answer.lower() or " 9 " in answer  # Whisper writes numbers either way
     assert "latency" in answer

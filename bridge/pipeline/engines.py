@@ -67,6 +67,7 @@ def load_engines(settings: Settings) -> Engines:
         beam_size=settings.stt_beam_size,
         cpu_threads=settings.stt_cpu_threads,
         workers=settings.stt_workers,
+        short_context=settings.stt_short_context,
     )
     by_target: dict[str, TextToSpeech] = {}
 

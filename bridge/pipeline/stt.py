@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bridge.pipeline.short_audio import transcribe_short
+
 SAMPLE_RATE = 16_000
 BUNDLED_MODEL = "tiny.en"
 
@@ -69,7 +71,10 @@ class SpeechToText:
         beam_size: int = 1,
         cpu_threads: int = 0,
         workers: int = 1,
+        short_context: bool = True,
     ) -> None:
+        """``short_context``: decode short turns with a trimmed audio window (see
+        :mod:`bridge.pipeline.short_audio`), about three times cheaper on a CPU."""
         from faster_whisper import WhisperModel
 
         self.model_name = model
@@ -77,6 +82,7 @@ class SpeechToText:
         self.language = language or None
         self.prompt = prompt or None
         self.beam_size = beam_size
+        self.short_context = short_context and beam_size == 1
         threads = cpu_threads or (os.cpu_count() or 2)
         try:
             self._model = WhisperModel(
@@ -99,11 +105,22 @@ class SpeechToText:
         prompt: str | None = None,
     ) -> Transcript:
         started = time.perf_counter()
+        language = language or self.language
+        prompt = prompt or self.prompt
+        if self.short_context:
+            short = transcribe_short(self._model, audio, language, prompt)
+            if short is not None:
+                return Transcript(
+                    text=short,
+                    language=language or "en",
+                    audio_s=len(audio) / SAMPLE_RATE,
+                    elapsed_s=time.perf_counter() - started,
+                )
         options: dict[str, Any] = {
             # Greedy decoding and no timestamps: a phone turn is short and latency matters.
             "beam_size": self.beam_size,
-            "language": language or self.language,
-            "initial_prompt": prompt or self.prompt,
+            "language": language,
+            "initial_prompt": prompt,
             "condition_on_previous_text": False,
             "without_timestamps": True,
             "vad_filter": False,

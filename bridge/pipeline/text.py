@@ -11,6 +11,12 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—–]\s")
 _NEWLINE = re.compile(r"\n+")
+# Where a first clause may break without punctuation: before a word that opens a phrase.
+_PHRASE_START = re.compile(
+    r"\s(?=(?:and|but|or|so|because|from|until|to|in|at|on|for|with|when|if|which|that|"
+    r"between|after|before|during|about)\s)",
+    re.IGNORECASE,
+)
 
 
 class ClauseSplitter:
@@ -18,7 +24,9 @@ class ClauseSplitter:
 
     A sentence end always splits. A comma, semicolon or colon splits only once the clause is
     long enough to sound natural on its own (shorter for the first clause, so the caller hears
-    something quickly).
+    something quickly). The first clause may also break before a word that opens a phrase
+    ("We are open | from nine until five."): synthesis of a long first sentence would otherwise
+    hold back the start of the reply.
     """
 
     def __init__(self, first_clause_chars: int = 12, clause_chars: int = 40) -> None:
@@ -55,6 +63,10 @@ class ClauseSplitter:
         for match in _CLAUSE_END.finditer(text):
             if match.start() >= min_chars and not _inside_number(text, match.start()):
                 return match.end()
+        if self._emitted == 0:
+            for match in _PHRASE_START.finditer(text):
+                if match.start() >= min_chars - 2 and len(text[: match.start()].split()) >= 3:
+                    return match.end()
         return None
 
     @staticmethod

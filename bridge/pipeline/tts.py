@@ -8,6 +8,7 @@ clause plays while later ones are still being synthesized. Synthesis runs off th
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bridge.pipeline.onnx import cpu_session_options
 from bridge.pipeline.text import split_sentences
 
 BUNDLED_VOICE = "en_US-joe-medium"
@@ -92,11 +94,19 @@ class PiperTTS(_ClauseSynthesizer):
         noise_w_scale: float | None = None,
     ) -> None:
         """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it)."""
+        import onnxruntime
         from piper import PiperVoice, SynthesisConfig
 
         model, config = resolve_piper_voice(voice)
         try:
             self._voice = PiperVoice.load(model, config_path=config)
+            # Piper opens its session with onnxruntime's defaults (threads that spin between
+            # runs); one clause at a time needs no more than two threads, and no spinning.
+            self._voice.session = onnxruntime.InferenceSession(
+                str(model),
+                sess_options=cpu_session_options(threads=min(2, os.cpu_count() or 1)),
+                providers=["CPUExecutionProvider"],
+            )
         except Exception as exc:  # onnxruntime and json errors alike
             raise TTSError(f"cannot load Piper voice {voice!r}: {exc}") from exc
         self._config = SynthesisConfig(

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler
+from bridge.pipeline.onnx import cpu_session_options
 
 MODEL_RATE = 16_000
 WINDOW_SAMPLES = 512  # 32 ms at 16 kHz, the only window Silero v6 accepts here
@@ -47,14 +48,10 @@ class SileroVad:
     def __init__(self, path: Path | None = None) -> None:
         import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        # One small LSTM step per 32 ms: extra threads only add scheduling cost.
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = 1
-        options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(
             str(path or bundled_model_path()),
-            sess_options=options,
+            # One small LSTM step per 32 ms: extra threads only add scheduling cost.
+            sess_options=cpu_session_options(threads=1),
             providers=["CPUExecutionProvider"],
         )
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
@@ -137,6 +134,11 @@ class SpeechSegmenter:
     @property
     def speaking(self) -> bool:
         return self._speaking
+
+    @property
+    def last_voiced_end_ms(self) -> int:
+        """Where the last voiced window ended (meaningful while speaking)."""
+        return self._last_voiced_end
 
     @property
     def silence_ms(self) -> int:

@@ -70,6 +70,15 @@ class InputAudio:
         return self._vad is not None and self._vad.speaking
 
     @property
+    def pause(self) -> tuple[float, int] | None:
+        """While the caller is speaking: where their last voiced audio ended (stream time) and
+        how long they have been quiet since; None when not speaking."""
+        if self._vad is None or not self._vad.speaking:
+            return None
+        segmenter = self._vad.segmenter
+        return segmenter.last_voiced_end_ms + self._vad_origin_ms, segmenter.silence_ms
+
+    @property
     def buffered_ms(self) -> float:
         return len(self._buffer) / self._bytes_per_ms
 
@@ -113,6 +122,10 @@ class InputAudio:
             if isinstance(event, SpeechStarted):
                 self._drop_before(event.audio_start_ms)
         return speech_events
+
+    def peek(self, end_ms: float) -> bytes:
+        """What ``take(end_ms)`` would return, leaving it buffered."""
+        return bytes(self._buffer[: self._offset(end_ms + TRAILING_PAD_MS)])
 
     def take(self, end_ms: float | None = None) -> bytes:
         """Remove and return the buffered PCM, up to stream time ``end_ms`` (all when None)."""

@@ -19,6 +19,7 @@ from bridge.audio import StreamResampler
 from bridge.config import Settings
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
+from bridge.pipeline.stt import Transcript
 from bridge.pipeline.vad import SpeechStarted, SpeechStopped
 from bridge.realtime import client_events as ce
 from bridge.realtime import errors
@@ -42,9 +43,17 @@ from bridge.realtime.session_config import FunctionChoice, SessionConfig, apply_
 
 log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
+# Quiet this long mid-speech, the turn so far is transcribed in case the pause ends the turn:
+# when it does, the transcript is (nearly) ready instead of only then begun.
+EARLY_TRANSCRIBE_MS = 200
 
 Emit = Callable[[ev.ServerEvent], None]
 PlayedMs = Callable[[AssistantAudio], float]
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def wall_clock_played_ms(audio: AssistantAudio) -> float:
@@ -83,6 +92,9 @@ class RealtimeSession:
         self._spoken: dict[str, AssistantAudio] = {}  # assistant item id -> playout record
         self._turns: asyncio.Queue[tuple[MessageItem, bool]] = asyncio.Queue()
         self._transcribed: dict[str, asyncio.Event] = {}  # item id -> set once transcribed
+        # The early transcription of the speech so far: (where its audio ends, the job).
+        self._early: tuple[float, asyncio.Task[Transcript]] | None = None
+        self._early_for_item: dict[str, asyncio.Task[Transcript]] = {}
         self._turn_worker: asyncio.Task[None] | None = None
         self._voice_locked = False
         self._queued_says: list[str] = []
@@ -95,6 +107,9 @@ class RealtimeSession:
         self._turn_worker = asyncio.create_task(self._process_turns())
 
     async def close(self) -> None:
+        self._drop_early()
+        for early in self._early_for_item.values():
+            early.cancel()
         tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -203,7 +218,38 @@ class RealtimeSession:
                 self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
                 detection = self.config.turn_detection
                 respond = detection is not None and detection.create_response
+                early, self._early = self._early, None
+                if early is not None and early[0] == speech.end_ms:
+                    self._early_for_item[item_id] = early[1]  # the same audio: use its result
+                elif early is not None:
+                    early[1].cancel()
                 self._commit(self._input.take(speech.end_ms), item_id, respond=respond)
+        self._transcribe_early()
+
+    def _transcribe_early(self) -> None:
+        pause = self._input.pause
+        if pause is None or pause[1] < EARLY_TRANSCRIBE_MS:
+            return
+        end_ms = pause[0]
+        if self._early is not None and self._early[0] == end_ms:
+            return  # already on it
+        self._drop_early()  # the caller went on talking since: that one is stale
+        job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms)))
+        job.add_done_callback(_retrieve)  # a stale job's failure is nobody's business
+        self._early = (end_ms, job)
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early[1].cancel()
+            self._early = None
+
+    async def _speech_to_text(self, pcm: bytes) -> Transcript:
+        transcription = self.config.input_transcription
+        return await self._engines.stt.transcribe(
+            StreamResampler(self._input.rate, STT_RATE).process(pcm),
+            language=transcription.language if transcription else None,
+            prompt=transcription.prompt if transcription else None,
+        )
 
     def _commit(self, pcm: bytes, item_id: str, *, respond: bool) -> None:
         part = InputAudioPart(audio=self._input.encode_for_item(pcm))
@@ -250,16 +296,14 @@ class RealtimeSession:
                 or part.transcript is not None
             ):
                 continue
-            pcm = self._input.decode(part.audio)
-            pcm16k = StreamResampler(self._input.rate, STT_RATE).process(pcm)
             transcription = self.config.input_transcription
             report = transcription is not None or self.config.kind == "transcription"
+            early = self._early_for_item.pop(item.id, None)
             try:
-                result = await self._engines.stt.transcribe(
-                    pcm16k,
-                    language=transcription.language if transcription else None,
-                    prompt=transcription.prompt if transcription else None,
-                )
+                if early is not None:
+                    result = await early
+                else:
+                    result = await self._speech_to_text(self._input.decode(part.audio))
             except Exception as exc:  # any engine failure is reported, never fatal
                 log.warning("transcription failed", item_id=item.id, error=str(exc))
                 part.transcript = ""

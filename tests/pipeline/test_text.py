@@ -43,3 +43,14 @@ def test_clause_is_released_before_the_reply_ends() -> None:
 def test_streaming_in_any_pieces_loses_no_words(pieces: list[int]) -> None:
     text = "Well, thank you for calling the clinic. Your appointment, as booked, is on Monday! Bye"
     assert " ".join(stream(text, pieces)).split() == text.split()
+
+
+def test_a_long_first_sentence_breaks_before_a_phrase_so_speech_starts_sooner() -> None:
+    splitter = ClauseSplitter()
+    words = (
+        "We are open from nine in the morning until five in the evening. And on Saturdays".split()
+    )
+    out = [clause for word in words for clause in splitter.feed(word + " ")]
+    assert out == ["We are open", "from nine in the morning until five in the evening."]
+    assert splitter.flush() == ["And on Saturdays"]  # only the first clause breaks early
+    assert ClauseSplitter().feed("Go to the ") == []  # three words at least
