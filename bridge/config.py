@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)
     vad_silence_ms: int = Field(default=500, ge=32, le=10000)
-    vad_min_speech_ms: int = Field(default=64, ge=0, le=5000)
+    vad_min_speech_ms: int = Field(default=32, ge=0, le=5000)
 
     # Drop-in names for /v1/realtime clients: "name=target" pairs, comma-separated
     model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)

@@ -8,6 +8,7 @@ clause plays while later ones are still being synthesized. Synthesis runs off th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,17 +96,22 @@ class PiperTTS(_ClauseSynthesizer):
     ) -> None:
         """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it)."""
         import onnxruntime
-        from piper import PiperVoice, SynthesisConfig
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
+        from piper.phonemize_espeak import ESPEAK_DATA_DIR
 
         model, config = resolve_piper_voice(voice)
         try:
-            self._voice = PiperVoice.load(model, config_path=config)
-            # Piper opens its session with onnxruntime's defaults (threads that spin between
-            # runs); one clause at a time needs no more than two threads, and no spinning.
-            self._voice.session = onnxruntime.InferenceSession(
-                str(model),
-                sess_options=cpu_session_options(threads=min(2, os.cpu_count() or 1)),
-                providers=["CPUExecutionProvider"],
+            # What PiperVoice.load does, with our own session: its default one spins threads
+            # between runs, and opening a second would load the model twice (2+ s).
+            self._voice = PiperVoice(
+                config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
+                session=onnxruntime.InferenceSession(
+                    str(model),
+                    sess_options=cpu_session_options(threads=min(2, os.cpu_count() or 1)),
+                    providers=["CPUExecutionProvider"],
+                ),
+                espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                download_dir=Path.cwd(),
             )
         except Exception as exc:  # onnxruntime and json errors alike
             raise TTSError(f"cannot load Piper voice {voice!r}: {exc}") from exc

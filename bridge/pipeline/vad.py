@@ -94,7 +94,7 @@ class VadParams:
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
-    min_speech_ms: int = 64
+    min_speech_ms: int = 32  # one 32 ms window: barge-in must be quick
 
     @property
     def negative_threshold(self) -> float:

@@ -45,7 +45,7 @@ log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
 # Quiet this long mid-speech, the turn so far is transcribed in case the pause ends the turn:
 # when it does, the transcript is (nearly) ready instead of only then begun.
-EARLY_TRANSCRIBE_MS = 200
+EARLY_TRANSCRIBE_MS = 120
 
 Emit = Callable[[ev.ServerEvent], None]
 PlayedMs = Callable[[AssistantAudio], float]
