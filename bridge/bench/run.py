@@ -14,13 +14,16 @@ import functools
 import os
 import statistics
 import sys
+import tempfile
 import time
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
 from bridge.caller.dial import dial_websocket
@@ -47,6 +50,7 @@ class BenchResult:
     barge_in_ms: list[float] = field(default_factory=list)
     unanswered: int = 0
     underruns: int = 0
+    agent_audio_s: float = 0.0  # audible agent audio the callers heard, in all
     cold_start_s: float | None = None
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
@@ -65,6 +69,7 @@ class BenchResult:
             "barge_in_max_ms": max(self.barge_in_ms) if self.barge_in_ms else None,
             "unanswered_turns": self.unanswered,
             "late_frames": self.underruns,
+            "agent_audio_s": round(self.agent_audio_s, 1),
             "cold_start_s": self.cold_start_s,
             "server_cpu_s": self.cpu_s,
             "cpu_s_per_call": self.cpu_s / self.calls if self.cpu_s is not None else None,
@@ -100,6 +105,27 @@ def _proc_peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def hold_music_dialplan(folder: Path, seconds: float) -> Path:
+    """A dialplan that plays ``seconds`` of a 16 kHz tone, then hangs up: outbound media
+    (resampling, G.711, pacing) on every call, with no speech models in the way."""
+    rate = 16_000
+    t = np.arange(int(rate * seconds)) / rate
+    tone = (0.1 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.sin(2 * np.pi * 660 * t)) * 32767
+    wav = folder / "hold.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(tone.astype("<i2").tobytes())
+    dialplan = folder / "hold.yaml"
+    dialplan.write_text(
+        "name: bench-hold\nstart: play\nnodes:\n"
+        f"  play: {{type: say, audio: {str(wav)!r}, barge_in: false, next: done}}\n"
+        "  done: {type: hangup}\n"
+    )
+    return dialplan
 
 
 @contextlib.asynccontextmanager
@@ -146,7 +172,7 @@ async def _one_call(
     wire = twilio_wire({"From": f"+1555{index:07d}"})
     steps: list[Step]
     if media_only_s:
-        steps = [Listen(timeout_s=media_only_s)]
+        steps = [Listen(for_s=media_only_s)]
     else:
         steps = [Say(QUESTIONS[(index + t) % len(QUESTIONS)]) for t in range(turns)]
         if barge_in:
@@ -178,8 +204,12 @@ async def run_bench(
     async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:
         pid = None
         if url is None:
+            env = dict(env or {})
+            if media_only_s:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                env["BRIDGE_DEFAULT_DIALPLAN"] = str(hold_music_dialplan(folder, media_only_s))
             target, pid, result.cold_start_s = await stack.enter_async_context(
-                local_bridge(llm_url, env or {})
+                local_bridge(llm_url, env)
             )
         else:
             target = url
@@ -195,6 +225,7 @@ async def run_bench(
     for reports, underruns in outcomes:
         result.underruns += underruns
         for report in reports:
+            result.agent_audio_s += len(report.heard_pcm) / 16_000  # 8 kHz 16-bit
             if report.clear_ms is not None:
                 result.barge_in_ms.append(report.clear_ms)
             elif report.step.startswith("say") and "long story" not in report.step:

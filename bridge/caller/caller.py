@@ -43,6 +43,7 @@ class Listen:
     """Wait for the agent to speak (a greeting) and for it to finish."""
 
     timeout_s: float = 10.0  # how long to wait for it to start
+    for_s: float | None = None  # instead: listen for exactly this long (hold music, a bench)
 
 
 Step = Say | Press | Listen
@@ -139,6 +140,11 @@ class SimulatedCaller:
         return reports
 
     async def _run_step(self, step: Step) -> TurnReport:
+        if isinstance(step, Listen) and step.for_s is not None:
+            since = self._clock()
+            await self._sleep_ticks(step.for_s)
+            report = TurnReport(f"listen {step.for_s:g} s", heard_pcm=self._heard_since(since))
+            return report
         if isinstance(step, Listen):
             since = speech_end = self._clock()
             report = TurnReport("listen")
