@@ -35,6 +35,7 @@ _COEF_SCALE = float(1 << _COEF_BITS)
 # Output samples computed per vectorised step: more than a 20 ms frame at 48 kHz, and it
 # bounds the temporaries (and the by-output branch table) to a few MB.
 _BLOCK = 1024
+_SMALL = 1024  # outputs per chunk up to which one matrix product does the work
 
 
 @dataclass(frozen=True)
@@ -206,15 +207,13 @@ class StreamResampler:
             # (n*M - in_before*L) // L, which is also where its window starts in buf (buf[0]
             # is the oldest history sample).
             base = self._out_total * down - self._in_total * up  # in [0, M)
-            starts = (base + down * np.arange(count, dtype=np.int64)) // up
-            windows = sliding_window_view(buf, design.coeffs.shape[1])
-            acc = np.empty(count, dtype=np.float64)
-            # Blocks bound the temporaries when one call carries a lot of audio.
-            for lo in range(0, count, _BLOCK):
-                hi = min(lo + _BLOCK, count)
-                first = (self._out_total + lo) % up
-                branches = design.by_output[first : first + hi - lo]
-                acc[lo:hi] = np.einsum("ij,ij->i", windows[starts[lo:hi]], branches)
+            first = self._out_total % up
+            if count <= _SMALL:
+                # A carrier frame: one product with a matrix made once per chunk shape. The
+                # sums are of integers, exact in float64, so the result is the same as below.
+                acc = _chunk_matrix(self._src, self._dst, buf.size, count, base, first) @ buf
+            else:
+                acc = self._windowed(buf, count, base)
             out = np.clip(np.rint(acc / _COEF_SCALE), -32768, 32767).astype(np.int16)
         else:
             out = np.zeros(0, dtype=np.int16)
@@ -223,3 +222,36 @@ class StreamResampler:
         self._in_total = in_total
         self._out_total = out_total
         return out
+
+    def _windowed(self, buf: NDArray[np.float64], count: int, base: int) -> NDArray[np.float64]:
+        design = self._design
+        assert design is not None
+        starts = _starts(design, count, base)
+        windows = sliding_window_view(buf, design.coeffs.shape[1])
+        acc = np.empty(count, dtype=np.float64)
+        # Blocks bound the temporaries when one call carries a lot of audio.
+        for lo in range(0, count, _BLOCK):
+            hi = min(lo + _BLOCK, count)
+            first = (self._out_total + lo) % design.up
+            branches = design.by_output[first : first + hi - lo]
+            acc[lo:hi] = np.einsum("ij,ij->i", windows[starts[lo:hi]], branches)
+        return acc
+
+
+def _starts(design: _Design, count: int, base: int) -> NDArray[np.int64]:
+    return (base + design.down * np.arange(count, dtype=np.int64)) // design.up
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_matrix(
+    src_rate: int, dst_rate: int, size: int, count: int, base: int, first: int
+) -> NDArray[np.float64]:
+    """Row n holds output n's filter branch where its window sits in the buffer. Shared by all
+    streams: a phone stream of 20 ms frames needs one to three of these."""
+    design = _design(src_rate, dst_rate)
+    taps = design.coeffs.shape[1]
+    matrix = np.zeros((count, size), dtype=np.float64)
+    for n, start in enumerate(_starts(design, count, base)):
+        matrix[n, start : start + taps] = design.by_output[first + n]
+    matrix.flags.writeable = False
+    return matrix
