@@ -59,6 +59,7 @@ async def dial_websocket(
         subprotocols=list(subprotocols) or None,  # type: ignore[arg-type]
         additional_headers=headers,
         max_size=None,
+        compression=None,  # carriers do not deflate audio frames, and it costs CPU
     ) as connection:
         yield WebSocketClient(connection)
 
