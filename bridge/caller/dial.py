@@ -10,6 +10,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from bridge.carriers.base import Frame
+from bridge.sip.media import Datagrams
 
 
 class WebSocketClient:
@@ -74,14 +75,6 @@ async def dial_tcp(host: str, port: int) -> AsyncIterator[TcpClient]:
         await client.close()
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, client: RtpClient) -> None:
-        self._client = client
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._client._arrived(data, (str(addr[0]), int(addr[1])))
-
-
 class RtpClient:
     """A phone's RTP socket. It learns where to send from the first packet the bridge sends
     (symmetric RTP); what the caller says before then is dropped, as on a real line."""
@@ -116,7 +109,9 @@ class RtpClient:
 async def open_rtp(host: str = "127.0.0.1") -> AsyncIterator[RtpClient]:
     client = RtpClient()
     loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(client), local_addr=(host, 0))
+    udp, _ = await loop.create_datagram_endpoint(
+        lambda: Datagrams(client._arrived), local_addr=(host, 0)
+    )
     client._udp = udp
     client.port = int(udp.get_extra_info("sockname")[1])
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 
 from aiortp.packet import RtpPacket
 
@@ -30,15 +31,18 @@ SILENCE = b""  # what receive() returns for each 20 ms the peer left out
 Address = tuple[str, int]
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, owner: RtpTransport) -> None:
-        self._owner = owner
+class Datagrams(asyncio.DatagramProtocol):
+    """Hands each datagram to ``deliver`` with its (host, port) source."""
+
+    def __init__(self, deliver: Callable[[bytes, Address], None]) -> None:
+        self._deliver = deliver
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._owner._arrived(data, (str(addr[0]), int(addr[1])))
+        self._deliver(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable while the peer's socket is not up yet: not fatal
+        # ICMP "port unreachable": a peer not listening yet, or gone. Timeouts deal with it.
+        pass
 
 
 class RtpTransport:
@@ -72,7 +76,7 @@ class RtpTransport:
         for port in candidates or [0]:
             try:
                 udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Protocol(transport), local_addr=(host, port)
+                    lambda: Datagrams(transport._arrived), local_addr=(host, port)
                 )
             except OSError:
                 continue

@@ -43,7 +43,7 @@ from bridge.logging import bind_call, get_logger
 from bridge.realtime import events as ev
 from bridge.sip import sdp
 from bridge.sip.control import SipControl
-from bridge.sip.media import RtpTransport
+from bridge.sip.media import Datagrams, RtpTransport
 from bridge.sip.reliability import Retransmitter, ack_for_error
 from bridge.sip.rtp import CLOCK_RATE, RtpCodec
 
@@ -122,17 +122,6 @@ def _user(uri_text: str) -> str:
     return parsed.user or ""
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, owner: UdpSipTransport) -> None:
-        self._owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._owner._dispatch(data, (str(addr[0]), int(addr[1])))
-
-    def error_received(self, exc: Exception) -> None:
-        pass  # an ICMP "port unreachable" from a peer that left: its transaction times out
-
-
 class _UdpTransport(UdpSipTransport):
     """aiosipua's UDP transport with our own protocol: its own asserts the transport class,
     which uvloop's is not, so it failed on connection and never answered anything."""
@@ -140,7 +129,7 @@ class _UdpTransport(UdpSipTransport):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(self), local_addr=self.local_addr
+            lambda: Datagrams(self._dispatch), local_addr=self.local_addr
         )
         self._udp_transport = transport
 
@@ -413,19 +402,18 @@ class SipServer:
             leg.cancelled.set()
 
     def _on_bye(self, incoming: IncomingCall, request: SipRequest) -> None:
-        leg = self.legs.get(incoming.call_id)
-        if leg is not None:
-            log.info("caller hung up", call_id=leg.call_id)
-            leg.hung_up = True
-            leg.ended_by = "caller"
-            self._spawn(leg.rtp.close())
+        self._gone(incoming.call_id, "caller")
 
     def _on_ack_timeout(self, incoming: IncomingCall) -> None:
-        leg = self.legs.get(incoming.call_id)
+        self._gone(incoming.call_id, "no ack")
+
+    def _gone(self, call_id: str, why: str) -> None:
+        """The dialog is over from the other side: end the call without a BYE of ours."""
+        leg = self.legs.get(call_id)
         if leg is not None:
-            log.warning("no ACK for our answer: dropping the call", call_id=leg.call_id)
+            log.info("the far end ended the call", call_id=call_id, why=why)
             leg.hung_up = True
-            leg.ended_by = "no ack"
+            leg.ended_by = why
             self._spawn(leg.rtp.close())
 
     def _on_reinvite(self, incoming: IncomingCall) -> None:
