@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import os
 import statistics
 import sys
@@ -38,7 +39,9 @@ QUESTIONS = (
     "How much does the standard plan cost per month?",
     "Is there parking near your office in town?",
 )
-ANSWER = "Sure, I can help with that. We open at nine tomorrow, and it only takes a minute."
+# Every answer differs from the first word on (the order number), so no clause of it is in the
+# bridge's speech cache: the figures are those of fresh replies, as from a real LLM.
+ANSWER = "Order {n} is fine, I can help with that. We open at nine, and order {n} takes a minute."
 STORY = "Let me tell you a long story about our company and everything that we do. " * 6
 
 
@@ -198,7 +201,9 @@ async def run_bench(
     *, calls: int = 4, turns: int = 5, url: str | None = None, barge_in: bool = True,
     media_only_s: float = 0.0, env: dict[str, str] | None = None,
 ) -> BenchResult:  # fmt: skip
-    llm = ScriptedLLM(rules=[Rule(r"story", Reply(STORY))], default=Reply(ANSWER))
+    answers = itertools.count(100)
+    fresh = Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))
+    llm = ScriptedLLM(rules=[Rule(r"story", Reply(STORY)), fresh])
     result = BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s))
     _shared_tts()
     async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:

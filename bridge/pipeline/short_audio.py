@@ -13,7 +13,6 @@ detection, long audio, a transcript that repeats itself) goes to faster-whisper'
 
 from __future__ import annotations
 
-import itertools
 import re
 import zlib
 from typing import Any
@@ -36,12 +35,20 @@ def compression_ratio(text: str) -> float:
 
 
 def repeats_itself(text: str) -> bool:
-    """A loop: too compressible, or a sentence of several words said twice in a row (too short
-    for the compression test to notice, and what the trimmed window does when it loops)."""
+    """A loop, the way the trimmed window fails: too compressible, one word three times
+    running ("Paris, Paris, Paris"), or a run of two to eight words said twice running. A false
+    alarm only costs a decode with the full window."""
     if compression_ratio(text) > REPEATING:
         return True
-    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-    return any(a == b and len(a.split()) >= 2 for a, b in itertools.pairwise(sentences))
+    words = re.findall(r"[\w']+", text.lower())
+    for size in range(1, 9):
+        times = 3 if size == 1 else 2
+        span = size * times
+        for start in range(len(words) - span + 1):
+            run = words[start : start + size]
+            if all(words[start + k * size : start + (k + 1) * size] == run for k in range(times)):
+                return True
+    return False
 
 
 def transcribe_short(
@@ -67,16 +74,19 @@ def transcribe_short(
     if prompt:
         tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:]]
     tokens += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    max_length = len(tokens) + int(16 + 10 * len(audio) / 16_000)  # far above any talker's rate
     (result,) = model.model.generate(
         ctranslate2.StorageView.from_array(np.ascontiguousarray(window[np.newaxis])),
         [tokens],
         beam_size=1,
-        max_length=int(16 + 10 * len(audio) / 16_000),  # far above any speaker's rate
+        max_length=max_length,
         return_no_speech_prob=True,
         suppress_blank=True,
     )
-    text = str(tokenizer.decode(result.sequences_ids[0])).strip()
-    if result.no_speech_prob > NO_SPEECH or repeats_itself(text):
+    ids = result.sequences_ids[0]
+    text = str(tokenizer.decode(ids)).strip()
+    ran_out = len(ids) >= max_length - len(tokens) - 1  # still talking at the limit: a loop
+    if result.no_speech_prob > NO_SPEECH or ran_out or repeats_itself(text):
         # Likely no speech (where the short window hallucinates "you"), or a loop after all:
         # the full window decides, as faster-whisper would.
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +45,31 @@ def float_to_pcm16(audio: npt.NDArray[np.floating[Any]]) -> bytes:
     return (clipped * 32767.0).round().astype("<i2").tobytes()
 
 
+class ClauseCache:
+    """The most recently spoken clauses' audio, up to ``max_bytes``: greetings, prompts and
+    fallbacks repeat on every call and cost nothing after the first time."""
+
+    def __init__(self, max_bytes: int = 16 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._clauses: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, clause: str) -> bytes | None:
+        pcm = self._clauses.get(clause)
+        if pcm is not None:
+            self._clauses.move_to_end(clause)
+        return pcm
+
+    def put(self, clause: str, pcm: bytes) -> None:
+        if len(pcm) > self.max_bytes or clause in self._clauses:
+            return
+        self._clauses[clause] = pcm
+        self._bytes += len(pcm)
+        while self._bytes > self.max_bytes:
+            _, dropped = self._clauses.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
 class _ClauseSynthesizer:
     """Shared by the local backends: synthesize clause by clause on a worker pool."""
 
@@ -52,6 +78,7 @@ class _ClauseSynthesizer:
 
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
+        self.cache = ClauseCache()
 
     def synthesize_sync(self, text: str) -> bytes:
         raise NotImplementedError
@@ -59,7 +86,10 @@ class _ClauseSynthesizer:
     async def stream(self, text: str) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         for clause in split_sentences(text):
-            pcm = await loop.run_in_executor(self._executor, self.synthesize_sync, clause)
+            pcm = self.cache.get(clause)
+            if pcm is None:
+                pcm = await loop.run_in_executor(self._executor, self.synthesize_sync, clause)
+                self.cache.put(clause, pcm)
             if pcm:
                 yield pcm
 

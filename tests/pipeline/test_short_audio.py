@@ -63,5 +63,6 @@ def test_repetition_is_recognised() -> None:
     assert compression_ratio("Goodbye. " * 12) > 2.4
     assert compression_ratio("When are you open on Saturday morning?") < 2.4
     assert repeats_itself("Enter your branch code. Enter your branch code. Enter your branch")
+    assert repeats_itself("Thank you, call it from Paris. Paris, Paris, Paris, Paris, Fre")
     assert not repeats_itself("Yes. Yes. Thank you.")  # one-word answers do come twice
     assert not repeats_itself("When are you open? And on Sundays?")

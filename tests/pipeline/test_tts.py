@@ -97,3 +97,38 @@ async def test_openai_speech_backend_streams_pcm_from_the_endpoint() -> None:
     assert requests[0]["voice"] == "alloy"
     assert requests[0]["response_format"] == "pcm"
     assert requests[0]["input"] == "Hello there."
+
+
+def test_the_clause_cache_keeps_recent_clauses_within_its_budget() -> None:
+    from bridge.pipeline.tts import ClauseCache
+
+    cache = ClauseCache(max_bytes=10)
+    cache.put("hello", b"12345")
+    cache.put("there", b"67890")
+    assert cache.get("hello") == b"12345"  # now the most recent
+    cache.put("again", b"abcde")  # over budget: the least recent ("there") goes
+    assert cache.get("there") is None
+    assert cache.get("hello") == b"12345"
+    assert cache.get("again") == b"abcde"
+    cache.put("huge", b"x" * 11)  # larger than the whole budget: never kept
+    assert cache.get("huge") is None
+
+
+async def test_a_repeated_clause_is_synthesized_once(piper) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    original = piper.synthesize_sync
+
+    def counting(text: str) -> bytes:
+        calls.append(text)
+        return original(text)
+
+    piper.synthesize_sync = counting
+    text = "The clause cache test says this once."
+    try:
+        first = b"".join([chunk async for chunk in piper.stream(text)])
+        again = b"".join([chunk async for chunk in piper.stream(text)])
+    finally:
+        del piper.synthesize_sync
+    assert first == again
+    assert len(first) > 0
+    assert calls == [text]
