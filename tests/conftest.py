@@ -15,7 +15,7 @@ from bridge.config import Settings
 from bridge.pipeline.engines import Engines, vad_params
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
-from bridge.pipeline.tts import PiperTTS
+from bridge.pipeline.tts import ClauseCache, PiperTTS
 from bridge.pipeline.vad import SileroVad
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM, ScriptedToolCall
 from bridge.testing.serve import serve_app
@@ -73,11 +73,16 @@ class RunningBridge:
         return self.url.replace("http://", "ws://") + "/v1"
 
 
+# Twelve different sentences: the speech cache would make a repeated one free to synthesize,
+# and the tests that cancel a long reply need one that takes a while to generate.
+ORDINALS = "one two three four five six seven eight nine ten eleven twelve".split()
+LONG_STORY = " ".join(f"This is part {n} of a long answer that goes on and on." for n in ORDINALS)
+
 DEFAULT_SCRIPT = [
     Rule(r"hours|open", Reply("We are open from nine in the morning until five in the evening.")),
     Rule("weather", Reply(tool_calls=(ScriptedToolCall("get_weather", {"city": "Paris"}),))),
     Rule("sunny", Reply("It is sunny in Paris today."), role="tool"),
-    Rule("long story", Reply(" ".join(["This is a very long answer that goes on and on."] * 12))),
+    Rule("long story", Reply(LONG_STORY)),
     Rule(
         r"goodbye|bye",
         Reply(
@@ -113,6 +118,9 @@ async def bridge(
     silero: SileroVad,
 ) -> AsyncIterator[RunningBridge]:
     """A bridge on a loopback port with the real models and a scripted LLM behind it."""
+    # Each bridge starts with an empty speech cache, as a fresh process would: a reply another
+    # test already synthesized would otherwise be generated at once.
+    piper.cache = ClauseCache()
     async with serve_app(llm_script.app()) as llm_url:
         engines = Engines(
             vad=silero,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import websockets
-from conftest import RunningBridge
+from conftest import LONG_STORY, RunningBridge
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,7 +28,7 @@ from bridge.testing.speech import word_error_rate
 
 pytestmark = pytest.mark.slow
 HOURS = "We are open from nine in the morning until five in the evening."
-STORY = " ".join(["This is a very long answer that goes on and on."] * 12)
+STORY = LONG_STORY
 TOKEN = "twilio-auth-token"
 
 

@@ -7,7 +7,7 @@ import base64
 from collections.abc import Callable
 
 import pytest
-from conftest import RunningBridge
+from conftest import LONG_STORY, RunningBridge
 
 from bridge.audio import G711Law, StreamResampler
 from bridge.pipeline.stt import SpeechToText
@@ -174,7 +174,7 @@ async def test_barge_in_cancels_the_reply_and_keeps_only_what_was_heard(
         await rt.send({"type": "conversation.item.retrieve", "item_id": item_id})
         retrieved = (await rt.until("conversation.item.retrieved"))[-1]["item"]
     kept = retrieved["content"][0]["transcript"]
-    full = " ".join(["This is a very long answer that goes on and on."] * 12)
+    full = LONG_STORY
     assert 0 < len(kept) < len(full) / 2
     assert full.startswith(kept)
     kept_ms = len(base64.b64decode(retrieved["content"][0]["audio"])) / 48
