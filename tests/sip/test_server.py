@@ -1,12 +1,16 @@
-"""The SIP user agent on its own: start-up under uvloop (as `bridge serve` runs it)."""
+"""The SIP user agent on its own: start-up under uvloop (as `bridge serve` runs it), and
+registering with a trunk."""
 
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 
 import uvloop
+from aiosipua import RegistrationState
 
 from bridge.config import Settings
 from bridge.sip.server import SipServer
+from bridge.testing.sipp import free_udp_port, run_sipp
 
 
 class Replies(asyncio.DatagramProtocol):
@@ -50,3 +54,42 @@ def test_the_user_agent_answers_under_uvloop() -> None:
     reply = uvloop.run(options_round_trip())
     assert reply.startswith(b"SIP/2.0 200 OK")
     assert b"Allow: " in reply
+
+
+async def test_the_bridge_registers_with_its_trunk_answering_the_digest_challenge() -> None:
+    sip_port = free_udp_port()
+    ready = asyncio.Event()
+    registrar = asyncio.create_task(
+        run_sipp(
+            Path(__file__).parent / "scenarios" / "registrar.xml",
+            None,
+            variables={"user": "bridge-user", "password": "s3cret"},
+            sip_port=sip_port,
+            ready=ready,
+            timeout_s=20,
+        )
+    )
+    await ready.wait()
+    settings = Settings(
+        sip_port=0,
+        sip_register=True,
+        sip_trunk_uri=f"sip:127.0.0.1:{sip_port}",
+        sip_trunk_username="bridge-user",
+        sip_trunk_password="s3cret",
+    )
+    server = SipServer(SimpleNamespace(engines=None), settings)
+    await server.start()
+    registered = asyncio.Event()
+    registration = server.registration
+    assert registration is not None
+    logged = registration.on_registered
+    registration.on_registered = lambda r: (logged and logged(r), registered.set())
+    try:
+        result = await registrar
+        assert result.ok, result.explain()  # sipp checked our Authorization
+        async with asyncio.timeout(5):
+            await registered.wait()
+        assert registration.state == RegistrationState.REGISTERED
+        assert registration.granted_expires == 300
+    finally:
+        await server.stop()
