@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     tts_base_url: str = ""
     tts_api_key: str = ""
     tts_workers: int = Field(default=1, ge=1, le=64)
+    tts_cpu_threads: int = Field(default=0, ge=0)
 
     # LLM (any OpenAI-compatible chat completions endpoint)
     llm_base_url: str = Field(

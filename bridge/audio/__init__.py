@@ -5,6 +5,7 @@ from bridge.audio.framer import Framer, frame_bytes
 from bridge.audio.g711 import (
     G711Law,
     alaw_to_pcm16,
+    pcm16_rms,
     pcm16_to_alaw,
     pcm16_to_ulaw,
     ulaw_to_pcm16,
@@ -21,6 +22,7 @@ __all__ = [
     "alaw_to_pcm16",
     "bytes_per_second",
     "frame_bytes",
+    "pcm16_rms",
     "pcm16_to_alaw",
     "pcm16_to_ulaw",
     "ulaw_to_pcm16",

@@ -1,4 +1,5 @@
-"""G.711 μ-law (PCMU) and A-law (PCMA) companding for 16-bit signed little-endian PCM.
+"""G.711 μ-law (PCMU) and A-law (PCMA) companding for 16-bit signed little-endian PCM, and the
+level of such PCM.
 
 The per-sample work is done by ``audioop`` (C code). On Python >= 3.13 the ``audioop-lts``
 package supplies the same module.
@@ -19,6 +20,7 @@ with warnings.catch_warnings():
 __all__ = [
     "G711Law",
     "alaw_to_pcm16",
+    "pcm16_rms",
     "pcm16_to_alaw",
     "pcm16_to_ulaw",
     "ulaw_to_pcm16",
@@ -65,6 +67,12 @@ def pcm16_to_alaw(data: bytes) -> bytes:
     """Encode 16-bit little-endian PCM to A-law bytes (one byte out per sample)."""
     _check_pcm16(data)
     return audioop.lin2alaw(_to_native(data), _SAMPLE_WIDTH)
+
+
+def pcm16_rms(data: bytes) -> float:
+    """Root mean square of 16-bit little-endian PCM, in sample units (full scale 32768)."""
+    _check_pcm16(data)
+    return float(audioop.rms(_to_native(data), _SAMPLE_WIDTH))
 
 
 _ALIASES = {

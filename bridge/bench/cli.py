@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def table(result: BenchResult) -> str:
 
 
 def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
+    # The bench's own HTTP polls and its test LLM's access lines would bury the table.
+    for name in ("httpx", "uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # A hundred simulated callers tick every 20 ms in this one process: on uvloop they cost
     # the machine (which the bridge shares) far less.
     try:

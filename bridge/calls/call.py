@@ -52,6 +52,8 @@ log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
 LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the caller has heard
+DEFAULT_LEAD_MS = 200  # audio queued at a carrier that buffers (every WebSocket carrier)
+DEFAULT_BURST_MS = 100  # frames sent per wake-up of the sender (see bridge.calls.pacer)
 
 
 ToolHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -118,8 +120,11 @@ class Call:
         self._settings = settings
         self._clock = clock
         # Carriers that batch audio into chunks (Exotel) need that much more lead.
-        lead_ms = int(getattr(codec, "lead_ms", 200))  # RTP sends in real time
-        self._pacer = Pacer(lead_ms=lead_ms + int(getattr(codec, "chunk_ms", 0)))
+        lead_ms = int(getattr(codec, "lead_ms", DEFAULT_LEAD_MS))  # RTP sends in real time
+        self._pacer = Pacer(
+            lead_ms=lead_ms + int(getattr(codec, "chunk_ms", 0)),
+            burst_ms=int(getattr(codec, "burst_ms", DEFAULT_BURST_MS)),
+        )
         self._playout = Playout(acks=codec.playout_acks == "mark")
         self._framer: Framer | None = None
         self._media: MediaFormat | None = None

@@ -5,6 +5,11 @@ would make barge-in slow (a clear cannot always recall what is queued) and sendi
 starve the caller, so frames go out on absolute deadlines keeping at most ``lead_ms`` queued at
 the carrier. ``play_clock`` is when everything sent so far will have played.
 
+Frames may go out in small bursts: the sender wakes once the carrier holds ``lead_ms -
+burst_ms`` and tops it up to ``lead_ms``. A wake-up of a call's event-loop task costs far more
+than the frame it sends, and the carrier's buffer still keeps ``lead_ms - burst_ms`` of slack
+against a late timer.
+
 Marks ride in the same queue, so a mark goes out right after the audio it follows. Positions
 are milliseconds of audio sent in the current *utterance* (reset by :meth:`start_utterance`).
 """
@@ -30,9 +35,12 @@ Outgoing = AudioFrame | MarkRequest
 
 
 class Pacer:
-    def __init__(self, frame_ms: int = 20, lead_ms: int = 200) -> None:
+    def __init__(self, frame_ms: int = 20, lead_ms: int = 200, burst_ms: int = 0) -> None:
+        if not 0 <= burst_ms < lead_ms:
+            raise ValueError(f"burst_ms must be in [0, lead_ms), got {burst_ms}")
         self.frame_ms = frame_ms
         self.lead_s = lead_ms / 1000
+        self.burst_s = burst_ms / 1000
         self._queue: deque[Outgoing] = deque()
         self.play_clock = 0.0  # when all sent audio will have finished playing
         self.utterance = 0
@@ -50,7 +58,8 @@ class Pacer:
             return None
         if isinstance(self._queue[0], MarkRequest):
             return now
-        return max(now, self.play_clock + self.frame_ms / 1000 - self.lead_s)
+        room = max(self.frame_ms / 1000, self.burst_s)  # a frame, or a burst of them
+        return max(now, self.play_clock - self.lead_s + room)
 
     def due(self, now: float) -> list[Outgoing]:
         """Everything that may be sent at ``now``, in order."""

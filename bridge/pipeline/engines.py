@@ -80,6 +80,7 @@ def load_engines(settings: Settings) -> Engines:
                 model=settings.tts_model,
                 speed=settings.tts_speed,
                 workers=settings.tts_workers,
+                cpu_threads=settings.tts_cpu_threads,
                 base_url=settings.tts_base_url or settings.llm_base_url,
                 api_key=settings.tts_api_key or settings.llm_api_key,
                 timeout_s=settings.llm_timeout_s,

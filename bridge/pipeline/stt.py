@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bridge.pipeline.cpu import threads_per_run
 from bridge.pipeline.short_audio import transcribe_short
 
 SAMPLE_RATE = 16_000
@@ -83,13 +83,12 @@ class SpeechToText:
         self.prompt = prompt or None
         self.beam_size = beam_size
         self.short_context = short_context and beam_size == 1
-        threads = cpu_threads or (os.cpu_count() or 2)
         try:
             self._model = WhisperModel(
                 resolve_model(model),
                 device=self.device,
                 compute_type=self.compute_type,
-                cpu_threads=threads,
+                cpu_threads=threads_per_run(cpu_threads),
                 num_workers=workers,
                 local_files_only=True,
             )

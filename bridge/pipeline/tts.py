@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bridge.pipeline.cpu import threads_per_run
 from bridge.pipeline.onnx import cpu_session_options
 from bridge.pipeline.text import split_sentences
 
@@ -121,6 +121,7 @@ class PiperTTS(_ClauseSynthesizer):
         *,
         speed: float = 1.0,
         workers: int = 1,
+        cpu_threads: int = 0,
         noise_scale: float | None = None,
         noise_w_scale: float | None = None,
     ) -> None:
@@ -137,7 +138,7 @@ class PiperTTS(_ClauseSynthesizer):
                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
                 session=onnxruntime.InferenceSession(
                     str(model),
-                    sess_options=cpu_session_options(threads=min(2, os.cpu_count() or 1)),
+                    sess_options=cpu_session_options(threads_per_run(cpu_threads)),
                     providers=["CPUExecutionProvider"],
                 ),
                 espeak_data_dir=Path(ESPEAK_DATA_DIR),
@@ -242,12 +243,13 @@ def create_tts(
     model: str = "",
     speed: float = 1.0,
     workers: int = 1,
+    cpu_threads: int = 0,
     base_url: str = "",
     api_key: str = "",
     timeout_s: float = 15.0,
 ) -> TextToSpeech:
     factories: dict[str, Callable[[], TextToSpeech]] = {
-        "piper": lambda: PiperTTS(voice, speed=speed, workers=workers),
+        "piper": lambda: PiperTTS(voice, speed=speed, workers=workers, cpu_threads=cpu_threads),
         "coqui": lambda: CoquiTTS(model or voice, workers=workers),
         "openai": lambda: OpenAISpeechTTS(
             base_url=base_url,

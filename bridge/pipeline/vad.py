@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bridge.audio import StreamResampler
+from bridge.audio import StreamResampler, pcm16_rms
 from bridge.pipeline.onnx import cpu_session_options
 
 MODEL_RATE = 16_000
@@ -32,6 +32,13 @@ _STATE_SHAPE = (1, 1, 128)
 # streams therefore use a threshold this much lower than the configured (wideband) one.
 NARROWBAND_RATE = 8_000
 NARROWBAND_OFFSET = 0.1
+# A window quieter than this (RMS, dB below full scale) is not speech: while no speech is under
+# way the model is skipped for it. Line noise sits near -65 dBFS and speech near -25; a quiet
+# onset is still far above. On a quiet line this skips most of the model runs and their thread
+# hand-offs, which cost more than the inference itself.
+QUIET_DBFS = -55.0
+_QUIET_MEAN_SQUARE = 10 ** (QUIET_DBFS / 10)  # of samples scaled to [-1, 1)
+_QUIET_RMS = 32768 * 10 ** (QUIET_DBFS / 20)  # in 16-bit sample units
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -136,6 +143,11 @@ class SpeechSegmenter:
         return self._speaking
 
     @property
+    def idle(self) -> bool:
+        """Neither speaking nor weighing a possible start of speech."""
+        return not self._speaking and self._candidate_start is None
+
+    @property
     def last_voiced_end_ms(self) -> int:
         """Where the last voiced window ended (meaningful while speaking)."""
         return self._last_voiced_end
@@ -194,25 +206,49 @@ class VadStream:
 
     def _windows(self, pcm: bytes) -> FloatArray:
         if self._resampler is not None:
-            pcm = self._resampler.process(pcm)
+            if self.segmenter.idle and pcm16_rms(pcm) < _QUIET_RMS:
+                # Too quiet to start speech: resampling it (the costliest step per frame)
+                # would only feed windows the model is about to skip.
+                pcm = self._resampler.skip(len(pcm) // 2).tobytes()
+            else:
+                pcm = self._resampler.process(pcm)
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         audio = np.concatenate([self._pending, samples])
         usable = len(audio) - len(audio) % WINDOW_SAMPLES
         self._pending = audio[usable:]
         return audio[:usable]
 
+    def _skip_quiet(self, audio: FloatArray) -> list[float] | None:
+        """Zero probabilities for windows that cannot start speech, without the model."""
+        if not self.segmenter.idle:
+            return None  # speech under way: its end needs the model's judgement
+        windows = audio.reshape(-1, WINDOW_SAMPLES)
+        if float(np.max(np.mean(windows * windows, axis=1))) >= _QUIET_MEAN_SQUARE:
+            return None
+        self._state.context = audio[-CONTEXT_SAMPLES:]
+        return [0.0] * len(windows)
+
+    def _events(self, probs: list[float]) -> list[SpeechEvent]:
+        return [event for p in probs if (event := self.segmenter.push(p)) is not None]
+
     def process_sync(self, pcm: bytes) -> list[SpeechEvent]:
         audio = self._windows(pcm)
-        probs = self._model.probabilities(self._state, audio) if len(audio) else []
-        return [event for p in probs if (event := self.segmenter.push(p)) is not None]
+        if not len(audio):
+            return []
+        probs = self._skip_quiet(audio)
+        if probs is None:
+            probs = self._model.probabilities(self._state, audio)
+        return self._events(probs)
 
     async def process(self, pcm: bytes) -> list[SpeechEvent]:
         """Feed 16-bit PCM; returns the speech events it completes. Inference runs off-loop."""
         audio = self._windows(pcm)
         if not len(audio):
             return []
-        loop = asyncio.get_running_loop()
-        probs = await loop.run_in_executor(
-            self._model.executor, self._model.probabilities, self._state, audio
-        )
-        return [event for p in probs if (event := self.segmenter.push(p)) is not None]
+        probs = self._skip_quiet(audio)
+        if probs is None:
+            loop = asyncio.get_running_loop()
+            probs = await loop.run_in_executor(
+                self._model.executor, self._model.probabilities, self._state, audio
+            )
+        return self._events(probs)

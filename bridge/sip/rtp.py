@@ -202,6 +202,7 @@ class RtpCodec:
     playout_acks: Literal["mark", "none"] = "none"
     # Send each 20 ms frame when it is due, not ahead: RTP has no queue to clear.
     lead_ms = 20
+    burst_ms = 0
 
     def __init__(self, params: MediaParams, rng: random.Random | None = None) -> None:
         self.wire_encoding: Encoding = params.encoding  # the call's format, fixed at answer

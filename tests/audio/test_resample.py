@@ -115,6 +115,27 @@ def test_tiny_chunks_can_yield_nothing() -> None:
     assert got == [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
 
 
+@pytest.mark.parametrize("pair", [*PAIRS, (8000, 8000)], ids=pair_id)
+def test_skipped_silence_keeps_the_count_and_comes_out_as_zeros(pair: tuple[int, int]) -> None:
+    src, dst = pair
+    frame = src // 50
+    skipping, filtering = StreamResampler(src, dst), StreamResampler(src, dst)
+    loud, quiet = noise(frame), np.zeros(frame, dtype=np.int16)
+    for chunk in (loud, quiet, quiet, loud, quiet):
+        filtered = filtering.process_array(chunk)
+        if chunk is quiet:
+            skipped = skipping.skip(frame)
+            assert skipped.dtype == np.int16
+            assert not skipped.any()
+        else:
+            skipped = skipping.process_array(chunk)
+        assert len(skipped) == len(filtered)
+    assert (skipping.samples_in, skipping.samples_out) == (filtering.samples_in,
+                                                          filtering.samples_out)  # fmt: skip
+    # After two skipped frames of true silence the history is the same: identical output.
+    np.testing.assert_array_equal(skipping.process_array(loud), filtering.process_array(loud))
+
+
 def test_reset_starts_over() -> None:
     x = noise(1000)
     r = StreamResampler(24000, 8000)

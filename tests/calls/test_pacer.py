@@ -29,6 +29,30 @@ def test_frames_go_out_on_absolute_deadlines_at_most_200_ms_ahead() -> None:
     assert abs(t - (50 * 0.02 - 0.2)) < 1e-6  # the last frame left 200 ms before it plays
 
 
+def test_bursts_top_up_the_lead_once_it_falls_to_lead_minus_burst() -> None:
+    pacer = Pacer(frame_ms=20, lead_ms=200, burst_ms=100)
+    for frame in frames(50):
+        pacer.push(frame)
+    assert len(pacer.due(0.0)) == 10
+    # Not woken for every frame: only once 100 ms of the 200 have played.
+    assert pacer.next_deadline(0.0) == pytest.approx(0.1)
+    assert len(pacer.due(0.1)) == 5  # back to 200 ms ahead
+    assert pacer.buffered_s(0.1) == pytest.approx(0.2)
+    t, wakeups, sent = 0.1, 0, 15
+    while pacer.pending:
+        t = pacer.next_deadline(t) or t
+        assert pacer.buffered_s(t) >= 0.1 - 1e-9  # the carrier never holds less than that
+        sent += len(pacer.due(t))
+        wakeups += 1
+    assert sent == 50
+    assert wakeups <= 7  # 34 frames in bursts of about five
+
+
+def test_burst_must_leave_some_lead() -> None:
+    with pytest.raises(ValueError, match="burst_ms"):
+        Pacer(lead_ms=20, burst_ms=20)
+
+
 def test_a_gap_restarts_the_clock_instead_of_bursting() -> None:
     pacer = Pacer()
     for frame in frames(3):

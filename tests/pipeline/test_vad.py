@@ -89,6 +89,57 @@ def test_a_short_word_on_a_phone_line_is_heard_at_any_alignment(
     assert late == []
 
 
+class CountingVad(SileroVad):
+    """The real model, counting the windows it is asked to score."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.windows = 0
+
+    def probabilities(self, state, audio):  # type: ignore[no-untyped-def]
+        self.windows += len(audio) // 512
+        return super().probabilities(state, audio)
+
+
+@pytest.fixture(scope="module")
+def counting() -> CountingVad:
+    return CountingVad()
+
+
+@pytest.mark.parametrize("rate", [8000, 16_000])
+async def test_a_quiet_line_does_not_run_the_model(rate: int, counting: CountingVad) -> None:
+    # Digital silence and -65 dBFS hiss (a quiet phone line): far below any speech.
+    audio = silence_pcm(2000, rate) + noise_pcm(2000, rate, rms=18.0)
+    stream = VadStream(counting, VadParams(), rate)
+    before = counting.windows
+    frame = rate * 2 // 50
+    for offset in range(0, len(audio), frame):
+        assert await stream.process(audio[offset : offset + frame]) == []
+    assert counting.windows == before
+
+
+async def test_speech_after_a_quiet_line_is_scored_to_its_end(speak, counting: CountingVad) -> None:
+    """Only idle windows are skipped: once speech starts, the silence after it goes to the
+    model (its end is the model's call), and a louder line is scored as before."""
+    rate = 8000
+    audio = silence_pcm(1000, rate) + speak("Hello there.", rate) + silence_pcm(1000, rate)
+    stream = VadStream(counting, VadParams(silence_duration_ms=500), rate)
+    before = counting.windows
+    events = []
+    for offset in range(0, len(audio), 320):
+        events += await stream.process(audio[offset : offset + 320])
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+    stopped_ms = events[1].end_ms + 500
+    scored = counting.windows - before
+    # Every window from the first voiced one to the end of the turn, none of the lead-in.
+    assert (stopped_ms - events[0].start_ms) // 32 <= scored + 1
+    assert scored < (len(audio) // 2 * 1000 // rate - 1000) // 32 + 2
+    noisy = VadStream(counting, VadParams(), rate)
+    before = counting.windows
+    noisy.process_sync(noise_pcm(1000, rate, rms=100.0))  # -50 dBFS: the model decides
+    assert counting.windows - before == 1000 // 32
+
+
 def test_streams_keep_separate_state(speak, silero: SileroVad) -> None:
     talking = VadStream(silero, VadParams(), 16_000)
     quiet = VadStream(silero, VadParams(), 16_000)
