@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     stt_cpu_threads: int = Field(default=0, ge=0)
     stt_workers: int = Field(default=1, ge=1, le=64)
     stt_short_context: bool = True
+    prefetch_reply: bool = True
 
     # Text-to-speech
     tts_backend: Literal["piper", "openai", "coqui"] = "piper"

@@ -119,7 +119,8 @@ class CarrierCodec(Protocol):
         ...
 
     def media(self, audio: bytes) -> list[Frame]:
-        """Frames carrying ``audio`` (wire format, normally one 20 ms frame) to the caller."""
+        """Frames carrying ``audio`` (wire format: one 20 ms frame, or several consecutive ones
+        where the codec's ``joins_frames`` attribute is true) to the caller."""
         ...
 
     def mark(self, name: str) -> list[Frame]:

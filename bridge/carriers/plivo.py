@@ -79,6 +79,7 @@ def parse_extra_headers(raw: object) -> dict[str, str]:
 class PlivoCodec:
     name = "plivo"
     playout_acks: Literal["mark", "none"] = "mark"  # checkpoints come back as playedStream
+    joins_frames = True  # a media message may carry several frames: fewer messages
 
     def __init__(self) -> None:
         self.stream_id = ""

@@ -75,6 +75,7 @@ def _parameters(raw: object) -> dict[str, str]:
 class TelnyxCodec:
     name = "telnyx"
     playout_acks: Literal["mark", "none"] = "mark"  # marks come back once played (or cleared)
+    joins_frames = True  # a media message may carry several frames: fewer messages
 
     def __init__(self) -> None:
         self.stream_id = ""

@@ -35,6 +35,7 @@ MULAW_8K = MediaFormat("pcmu", 8000)
 class TwilioCodec:
     name = "twilio"
     playout_acks: Literal["mark", "none"] = "mark"
+    joins_frames = True  # a media message may carry several frames: fewer messages
 
     def __init__(self) -> None:
         self.stream_sid = ""

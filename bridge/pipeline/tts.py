@@ -79,19 +79,41 @@ class _ClauseSynthesizer:
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
         self.cache = ClauseCache()
+        # Clauses being synthesized: a second request for one waits for it (a prefetched
+        # reply's first clause is often still in synthesis when the reply itself wants it).
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
 
     def synthesize_sync(self, text: str) -> bytes:
         raise NotImplementedError
 
     async def stream(self, text: str) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
         for clause in split_sentences(text):
-            pcm = self.cache.get(clause)
-            if pcm is None:
-                pcm = await loop.run_in_executor(self._executor, self.synthesize_sync, clause)
-                self.cache.put(clause, pcm)
+            pcm = await self._clause(clause)
             if pcm:
                 yield pcm
+
+    async def warm(self, text: str) -> None:
+        """Synthesize ``text`` into the cache without playing it."""
+        async for _ in self.stream(text):
+            pass
+
+    async def _clause(self, clause: str) -> bytes:
+        pcm = self.cache.get(clause)
+        if pcm is not None:
+            return pcm
+        pending = self._pending.get(clause)
+        if pending is None:
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(self._executor, self.synthesize_sync, clause)
+            self._pending[clause] = pending
+            pending.add_done_callback(lambda done: self._settle(clause, done))
+        # Shielded: one listener giving up (a barge-in) must not cancel it for the others.
+        return await asyncio.shield(pending)
+
+    def _settle(self, clause: str, done: asyncio.Future[bytes]) -> None:
+        self._pending.pop(clause, None)
+        if not done.cancelled() and done.exception() is None:
+            self.cache.put(clause, done.result())
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.logging import get_logger
@@ -39,6 +39,9 @@ from bridge.realtime.items import (
 )
 from bridge.realtime.response import Response, ResponseError, StatusReason, Usage
 from bridge.realtime.spoken import SpokenText
+
+if TYPE_CHECKING:
+    from bridge.realtime.prefetch import Prefetch
 
 log = get_logger("bridge.realtime.responder")
 
@@ -93,7 +96,9 @@ class ResponseRun:
         emit: Emit,
         conversation: Conversation | None,
         throttle: Callable[[AssistantAudio], Awaitable[None]] | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
+        """``prefetch``: this reply, possibly already asked for (used if the request matches)."""
         self.response = response
         self._prepare = request  # awaited after response.created: input may still be transcribing
         self._llm = llm
@@ -101,6 +106,7 @@ class ResponseRun:
         self._emit = emit
         self._conversation = conversation  # None for out-of-band responses
         self._throttle = throttle  # holds synthesis back while enough audio waits to play
+        self._prefetch = prefetch
         self.cancel_reason: StatusReason = "client_cancelled"
         self.audio: AssistantAudio | None = None
         self._message: _Message | None = None
@@ -131,23 +137,26 @@ class ResponseRun:
             self.response.error = ResponseError("server_error", "engine_error", str(exc))
             self._emit(ev.ErrorEvent(str(exc), code="engine_error", error_type="server_error"))
         finally:
+            self._drop_prefetch()
             self._finish_items()
             self._emit(ev.ResponseDone(self.response))
 
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+            self._prefetch = None
+
     async def _generate(self, request: LLMRequest) -> None:
         splitter = ClauseSplitter()
-        source = (
-            _scripted(request.script)
-            if request.script is not None
-            else self._llm.stream(
-                request.messages,
-                tools=request.tools or None,
-                tool_choice=request.tool_choice,
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                model=request.model,
-            )
-        )
+        source: AsyncIterator[LLMEvent]
+        if request.script is not None:
+            source = _scripted(request.script)
+        elif self._prefetch is not None and self._prefetch.matches(request):
+            source = self._prefetch.events()
+            log.debug("reply was prefetched", response_id=self.response.id)
+        else:
+            self._drop_prefetch()
+            source = llm_events(self._llm, request)
         async for event in source:
             if isinstance(event, TextDelta):
                 message = self._message or self._start_message()
@@ -276,6 +285,18 @@ class ResponseRun:
             self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
             if self._conversation is not None:
                 self._emit(ev.ConversationItemDone(item))
+
+
+def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    """The LLM's stream for ``request``."""
+    return llm.stream(
+        request.messages,
+        tools=request.tools or None,
+        tool_choice=request.tool_choice,
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+        model=request.model,
+    )
 
 
 async def _scripted(text: str) -> AsyncIterator[LLMEvent]:

@@ -37,8 +37,9 @@ from bridge.realtime.items import (
     ItemReference,
     MessageItem,
 )
+from bridge.realtime.prefetch import Prefetch
 from bridge.realtime.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
-from bridge.realtime.response import ResponseParams, new_response
+from bridge.realtime.response import Response, ResponseParams, new_response
 from bridge.realtime.session_config import FunctionChoice, SessionConfig, apply_update
 
 log = get_logger("bridge.realtime.session")
@@ -98,6 +99,7 @@ class RealtimeSession:
         self._turn_worker: asyncio.Task[None] | None = None
         self._voice_locked = False
         self._queued_says: list[str] = []
+        self._prefetch: Prefetch | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -228,20 +230,23 @@ class RealtimeSession:
 
     def _transcribe_early(self) -> None:
         pause = self._input.pause
-        if pause is None or pause[1] < EARLY_TRANSCRIBE_MS:
+        if pause is None:
             return
-        end_ms = pause[0]
-        if self._early is not None and self._early[0] == end_ms:
-            return  # already on it
-        self._drop_early()  # the caller went on talking since: that one is stale
+        end_ms, quiet_ms = pause
+        if self._early is not None and self._early[0] != end_ms:
+            self._drop_early()  # the caller went on talking: that transcript is stale
+        if quiet_ms < EARLY_TRANSCRIBE_MS or self._early is not None:
+            return
         job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms)))
         job.add_done_callback(_retrieve)  # a stale job's failure is nobody's business
+        job.add_done_callback(self._prefetch_reply)
         self._early = (end_ms, job)
 
     def _drop_early(self) -> None:
         if self._early is not None:
             self._early[1].cancel()
             self._early = None
+        self._drop_prefetch()  # it answers words the caller has not finished
 
     async def _speech_to_text(self, pcm: bytes) -> Transcript:
         transcription = self.config.input_transcription
@@ -348,30 +353,16 @@ class RealtimeSession:
                 "a new one.",
             )
         items = self._response_input(params)
-        config = self.config
-        instructions = (
-            params.instructions if params.instructions is not None else config.instructions
-        )
-        tools = params.tools if params.tools is not None else config.tools
-        choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
-        response = new_response(config, params, conversation_id=self.conversation_id)
-        limit = response.max_output_tokens
+        response = new_response(self.config, params, conversation_id=self.conversation_id)
 
         async def request() -> LLMRequest:
             # The LLM reads transcripts: wait for any input still being transcribed.
             pending = [self._transcribed[i.id] for i in items if i.id in self._transcribed]
             for done in pending:
                 await done.wait()
-            return LLMRequest(
-                messages=to_chat_messages(items, instructions or self._settings.system_prompt),
-                tools=chat_tools(tools),
-                tool_choice=_chat_tool_choice(choice) if tools else None,
-                temperature=response.temperature,
-                max_tokens=None if limit == "inf" else limit,
-                model=self._settings.llm_model_for(config.model),
-                script=script,
-            )
+            return self._llm_request(items, params, response, script)
 
+        prefetch, self._prefetch = self._prefetch, None
         run = ResponseRun(
             response,
             request,
@@ -380,11 +371,63 @@ class RealtimeSession:
             emit=self._emit,
             conversation=self.conversation if params.conversation == "auto" else None,
             throttle=self._throttle,
+            prefetch=prefetch,
         )
         self._run = run
         self._run_task = asyncio.create_task(self._respond(run))
         if "audio" in response.output_modalities:
             self._voice_locked = True
+
+    def _llm_request(
+        self, items: list[Item], params: ResponseParams, response: Response, script: str | None
+    ) -> LLMRequest:
+        config = self.config
+        instructions = (
+            params.instructions if params.instructions is not None else config.instructions
+        )
+        tools = params.tools if params.tools is not None else config.tools
+        choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
+        limit = response.max_output_tokens
+        return LLMRequest(
+            messages=to_chat_messages(items, instructions or self._settings.system_prompt),
+            tools=chat_tools(tools),
+            tool_choice=_chat_tool_choice(choice) if tools else None,
+            temperature=response.temperature,
+            max_tokens=None if limit == "inf" else limit,
+            model=self._settings.llm_model_for(config.model),
+            script=script,
+        )
+
+    def _prefetch_reply(self, job: asyncio.Task[Transcript]) -> None:
+        """The speech so far is transcribed and the caller is still quiet: ask for the reply
+        the end of this turn would ask for (see :mod:`bridge.realtime.prefetch`)."""
+        detection = self.config.turn_detection
+        if (
+            not self._settings.prefetch_reply
+            or job.cancelled()
+            or job.exception() is not None
+            or self._early is None
+            or self._early[1] is not job  # the turn ended already, or the caller talked on
+            or self.config.kind != "realtime"
+            or detection is None
+            or not detection.create_response
+            or self.responding
+            or not job.result().text
+        ):
+            return
+        turn = MessageItem(role="user", content=[InputAudioPart(transcript=job.result().text)])
+        params = ResponseParams()
+        response = new_response(self.config, params, conversation_id=self.conversation_id)
+        request = self._llm_request([*self.conversation, turn], params, response, None)
+        tts = self._engines.tts_for(response.voice)
+        warm = getattr(tts, "warm", None) if "audio" in response.output_modalities else None
+        self._drop_prefetch()
+        self._prefetch = Prefetch(request, self._engines.llm, warm)
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+            self._prefetch = None
 
     async def _respond(self, run: ResponseRun) -> None:
         await run.run()

@@ -38,6 +38,13 @@ def silence_pcm(ms: int, rate: int) -> bytes:
     return bytes(2 * (rate * ms // 1000))
 
 
+def trimmed(pcm: bytes) -> bytes:
+    """16-bit PCM without its leading and trailing near-silence (below -40 dBFS)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 328)
+    return samples[loud[0] : loud[-1] + 1].tobytes()
+
+
 def noise_pcm(ms: int, rate: int, rms: float, seed: int = 7) -> bytes:
     """Gaussian noise with the given RMS in 16-bit sample units."""
     samples = np.random.default_rng(seed).normal(0.0, rms, rate * ms // 1000)

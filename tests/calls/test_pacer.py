@@ -1,8 +1,14 @@
 """Pacing and playout tracking on an injected clock."""
 
+import base64
+import json
+
 import pytest
 
+from bridge.calls.call import carrier_frames
 from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
+from bridge.carriers.jambonz import JambonzCodec
+from bridge.carriers.twilio import TwilioCodec
 
 
 def frames(n: int) -> list[AudioFrame]:
@@ -94,3 +100,15 @@ def test_playout_without_acks_follows_the_pacing_clock() -> None:
     playout = Playout(acks=False)
     playout.sent(1000)
     assert playout.heard_ms(now=0.0, buffered_s=0.2) == 800
+
+
+def test_carriers_that_take_it_get_a_burst_as_one_message() -> None:
+    burst = [AudioFrame(bytes([n]) * 160, 0) for n in range(5)]
+    items = [*burst[:3], MarkRequest("m1"), *burst[3:]]
+    twilio = [json.loads(str(f)) for f in carrier_frames(TwilioCodec(), items)]
+    assert [m["event"] for m in twilio] == ["media", "mark", "media"]
+    first = base64.b64decode(twilio[0]["media"]["payload"])
+    assert first == b"".join(f.audio for f in burst[:3])  # in order, nothing lost
+    assert twilio[1]["mark"]["name"] == "m1"  # the mark still follows its audio
+    # Others get every 20 ms frame on its own.
+    assert carrier_frames(JambonzCodec(), burst) == [f.audio for f in burst]

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 from typing import Any
 
-import numpy as np
 import pytest
 
 from bridge.config import Settings
@@ -18,7 +17,7 @@ from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.session import RealtimeSession
 from bridge.realtime.session_config import InputTranscription, ServerVad, SessionConfig
-from bridge.testing.speech import silence_pcm, word_error_rate
+from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
 
 pytestmark = pytest.mark.slow
 RATE = 24_000
@@ -67,13 +66,6 @@ async def transcribe_turns(audio: bytes, engines: Engines, timeline: list[str]) 
     await finished.wait()
     await session.close()
     return done
-
-
-def trimmed(pcm: bytes) -> bytes:
-    """Without leading and trailing near-silence (below -40 dBFS)."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 328)
-    return samples[loud[0] : loud[-1] + 1].tobytes()
 
 
 @dataclasses.dataclass
