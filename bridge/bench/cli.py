@@ -32,7 +32,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 def table(result: BenchResult) -> str:
     rows = []
     for key, value in result.summary().items():
-        shown = "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k} {v:.1%}" for k, v in value.items())
+        else:
+            shown = (
+                "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+            )
         target = TARGETS.get(key)
         verdict = ""
         if target is not None and isinstance(value, int | float):

@@ -56,6 +56,7 @@ class BenchResult:
     agent_audio_s: float = 0.0  # audible agent audio the callers heard, in all
     cold_start_s: float | None = None
     cpu_s: float | None = None
+    cpu_s_by_role: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None
     wall_s: float = 0.0
     media_only: bool = False
@@ -82,6 +83,13 @@ class BenchResult:
                 if self.cpu_s is not None and self.wall_s
                 else None
             ),
+            # Share of a core per call, by the threads that spent it.
+            "cpu_share_by_role": {
+                role: round(seconds / self.calls / self.wall_s, 4)
+                for role, seconds in sorted(self.cpu_s_by_role.items())
+            }
+            if self.wall_s
+            else None,
             "peak_rss_mb": self.peak_rss_mb,
             "wall_s": round(self.wall_s, 1),
         }
@@ -101,6 +109,24 @@ def _pct(values: list[float], pct: int) -> float | None:
 def _proc_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+ROLES = ("stt", "tts", "vad")  # OS thread names the engines give their threads
+
+
+def _proc_cpu_s_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds per thread role: the event loop (the main thread), each engine, the rest."""
+    roles: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        role = "event_loop" if task.name == str(pid) else name if name in ROLES else "other"
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        roles[role] = roles.get(role, 0.0) + cpu
+    return roles
 
 
 def _proc_peak_rss_mb(pid: int) -> float:
@@ -219,6 +245,7 @@ async def run_bench(
         else:
             target = url
         cpu_before = _proc_cpu_s(pid) if pid else None
+        roles_before = _proc_cpu_s_by_role(pid) if pid else {}
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(_one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
@@ -226,6 +253,10 @@ async def run_bench(
         result.wall_s = time.monotonic() - started
         if pid is not None and cpu_before is not None:
             result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
+            result.cpu_s_by_role = {
+                role: round(seconds - roles_before.get(role, 0.0), 2)
+                for role, seconds in _proc_cpu_s_by_role(pid).items()
+            }
             result.peak_rss_mb = round(_proc_peak_rss_mb(pid), 1)
     for reports, underruns in outcomes:
         result.underruns += underruns

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bridge.pipeline.cpu import threads_per_run
+from bridge.pipeline.cpu import name_thread, threads_named, threads_per_run
 from bridge.pipeline.short_audio import transcribe_short
 
 SAMPLE_RATE = 16_000
@@ -84,17 +84,23 @@ class SpeechToText:
         self.beam_size = beam_size
         self.short_context = short_context and beam_size == 1
         try:
-            self._model = WhisperModel(
-                resolve_model(model),
-                device=self.device,
-                compute_type=self.compute_type,
-                cpu_threads=threads_per_run(cpu_threads),
-                num_workers=workers,
-                local_files_only=True,
-            )
+            with threads_named("stt"):  # CTranslate2's own workers count as STT
+                self._model = WhisperModel(
+                    resolve_model(model),
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=threads_per_run(cpu_threads),
+                    num_workers=workers,
+                    local_files_only=True,
+                )
         except Exception as exc:  # faster-whisper raises several unrelated types
             raise STTError(f"cannot load STT model {model!r}: {exc}") from exc
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="stt",
+            initializer=name_thread,
+            initargs=("stt",),
+        )
 
     def transcribe_sync(
         self,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bridge.pipeline.cpu import threads_per_run
+from bridge.pipeline.cpu import name_thread, threads_per_run
 from bridge.pipeline.onnx import cpu_session_options
 from bridge.pipeline.text import split_sentences
 
@@ -77,7 +77,12 @@ class _ClauseSynthesizer:
     sample_rate: int
 
     def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="tts",
+            initializer=name_thread,
+            initargs=("tts",),
+        )
         self.cache = ClauseCache()
         # Clauses being synthesized: a second request for one waits for it (a prefetched
         # reply's first clause is often still in synthesis when the reply itself wants it).

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler, pcm16_rms
+from bridge.pipeline.cpu import name_thread
 from bridge.pipeline.onnx import cpu_session_options
 
 MODEL_RATE = 16_000
@@ -61,7 +62,9 @@ class SileroVad:
             sess_options=cpu_session_options(threads=1),
             providers=["CPUExecutionProvider"],
         )
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+        self.executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="vad", initializer=name_thread, initargs=("vad",)
+        )
 
     def new_state(self) -> VadModelState:
         return VadModelState()

@@ -34,11 +34,20 @@ def test_two_calls_two_turns_report_every_figure(
         assert isinstance(summary[key], float), key
         assert summary[key] > 0, key
     assert summary["late_frames"] >= 0
+    # Each engine's threads are named, so the CPU splits by role; the parts make the whole.
+    roles = summary["cpu_share_by_role"]
+    assert {"event_loop", "stt", "tts", "vad"} <= roles.keys()
+    assert roles["event_loop"] > 0
+    assert roles["stt"] > 0
+    assert roles["tts"] > 0
+    per_call = summary["cpu_share_per_call"]
+    assert sum(roles.values()) == pytest.approx(per_call, rel=0.1, abs=0.005)
     png = (tmp_path / "gaps.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     printed = capsys.readouterr().out
     assert "turn_gap_p50_ms" in printed
     assert "target <= 800" in printed
+    assert "event_loop " in printed
 
 
 def test_png_histogram_is_a_valid_image() -> None:
