@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.audio import Framer, WireEncoder
+from bridge.audio import Framer
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.pacer import AudioFrame, MarkRequest, Outgoing, Pacer, Playout
 from bridge.calls.relay import RelaySession
@@ -378,13 +378,17 @@ class Call:
         # What is sent plays in real time: wait exactly that long.
         await asyncio.sleep(self._pacer.buffered_s(self._clock()))
 
-    async def play(self, pcm: bytes, sample_rate: int) -> None:
-        """Play recorded audio (16-bit mono PCM) to the caller and wait until it has played."""
-        assert self._media is not None
-        encoder = WireEncoder(self._media.encoding, self._media.sample_rate, sample_rate)
-        self._queue_audio(encoder.encode(pcm))
+    async def play_wire(self, audio: bytes) -> None:
+        """Play audio already in the call's wire format; wait until it has played."""
+        self._queue_audio(audio)
         self._flush_audio()
         await self.drained()
+
+    @property
+    def media_format(self) -> MediaFormat:
+        """The call's wire audio format (known once the call has started)."""
+        assert self._media is not None
+        return self._media
 
     @property
     def settings(self) -> Settings:

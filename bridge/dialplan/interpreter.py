@@ -25,6 +25,7 @@ from bridge.caller.playback import is_speech
 from bridge.calls.call import Call
 from bridge.calls.tools import BUILTIN_TOOLS
 from bridge.dialplan import expressions, hours
+from bridge.dialplan.prompts import PromptError, prompt_audio
 from bridge.dialplan.schema import (
     Agent,
     Branch,
@@ -187,14 +188,11 @@ class Interpreter:
 
     async def _play_file(self, path: str) -> None:
         try:
-            with wave.open(path, "rb") as wav:
-                if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-                    raise ValueError("needs 16-bit mono PCM")
-                pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
-        except (OSError, EOFError, ValueError, wave.Error) as exc:
+            audio = await prompt_audio(path, self.call.media_format)
+        except PromptError as exc:
             log.warning("cannot play audio file", path=path, error=str(exc))
             return
-        await self.call.play(pcm, rate)
+        await self.call.play_wire(audio)
 
     async def collect(
         self,
