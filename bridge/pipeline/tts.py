@@ -8,10 +8,14 @@ clause plays while later ones are still being synthesized. Synthesis runs off th
 from __future__ import annotations
 
 import asyncio
+import functools
+import heapq
+import itertools
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,8 +37,9 @@ class TextToSpeech(Protocol):
     name: str
     sample_rate: int
 
-    def stream(self, text: str) -> AsyncIterator[bytes]:
-        """16-bit mono PCM chunks at ``sample_rate`` for ``text``."""
+    def stream(self, text: str, *, urgent: bool = False) -> AsyncIterator[bytes]:
+        """16-bit mono PCM chunks at ``sample_rate`` for ``text``. ``urgent``: someone is
+        waiting for this to start (a reply's first words); it goes ahead of other work."""
         ...
 
     async def close(self) -> None: ...
@@ -70,6 +75,18 @@ class ClauseCache:
             self._bytes -= len(dropped)
 
 
+@dataclass
+class _Job:
+    clause: str
+    result: asyncio.Future[bytes]
+    waiters: int = 0
+
+
+def _retrieve(future: asyncio.Future[bytes]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _ClauseSynthesizer:
     """Shared by the local backends: synthesize clause by clause on a worker pool."""
 
@@ -84,41 +101,70 @@ class _ClauseSynthesizer:
             initargs=("tts",),
         )
         self.cache = ClauseCache()
-        # Clauses being synthesized: a second request for one waits for it (a prefetched
-        # reply's first clause is often still in synthesis when the reply itself wants it).
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        # Clauses wait their turn here, a reply's first clause ahead of the rest: the rest
+        # are synthesized seconds before they play, while a caller is waiting for the first.
+        self._workers, self._busy = workers, 0
+        self._queue: list[tuple[int, int, _Job]] = []
+        self._order = itertools.count()
+        # Clauses queued or in synthesis: a second request for one waits for the same job (a
+        # prefetched reply's first clause is often still in synthesis when the reply wants it).
+        self._pending: dict[str, _Job] = {}
 
     def synthesize_sync(self, text: str) -> bytes:
         raise NotImplementedError
 
-    async def stream(self, text: str) -> AsyncIterator[bytes]:
-        for clause in split_sentences(text):
-            pcm = await self._clause(clause)
+    async def stream(self, text: str, *, urgent: bool = False) -> AsyncIterator[bytes]:
+        for index, clause in enumerate(split_sentences(text)):
+            pcm = await self._clause(clause, urgent=urgent and index == 0)
             if pcm:
                 yield pcm
 
     async def warm(self, text: str) -> None:
-        """Synthesize ``text`` into the cache without playing it."""
-        async for _ in self.stream(text):
+        """Synthesize ``text`` (the start of a reply) into the cache without playing it."""
+        async for _ in self.stream(text, urgent=True):
             pass
 
-    async def _clause(self, clause: str) -> bytes:
+    async def _clause(self, clause: str, *, urgent: bool) -> bytes:
         pcm = self.cache.get(clause)
         if pcm is not None:
             return pcm
-        pending = self._pending.get(clause)
-        if pending is None:
-            loop = asyncio.get_running_loop()
-            pending = loop.run_in_executor(self._executor, self.synthesize_sync, clause)
-            self._pending[clause] = pending
-            pending.add_done_callback(lambda done: self._settle(clause, done))
-        # Shielded: one listener giving up (a barge-in) must not cancel it for the others.
-        return await asyncio.shield(pending)
+        job = self._pending.get(clause)
+        if job is None:
+            job = _Job(clause, asyncio.get_running_loop().create_future())
+            job.result.add_done_callback(_retrieve)  # nobody may be left to ask
+            self._pending[clause] = job
+            heapq.heappush(self._queue, (0 if urgent else 1, next(self._order), job))
+        job.waiters += 1
+        try:
+            self._dispatch()
+            # Shielded: one listener giving up (a barge-in) must not cancel it for others.
+            return await asyncio.shield(job.result)
+        finally:
+            job.waiters -= 1
 
-    def _settle(self, clause: str, done: asyncio.Future[bytes]) -> None:
-        self._pending.pop(clause, None)
-        if not done.cancelled() and done.exception() is None:
-            self.cache.put(clause, done.result())
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._busy < self._workers and self._queue:
+            _, _, job = heapq.heappop(self._queue)
+            if job.waiters == 0:  # everyone who asked has gone (a barge-in): skip it
+                self._pending.pop(job.clause, None)
+                job.result.cancel()
+                continue
+            self._busy += 1
+            run = loop.run_in_executor(self._executor, self.synthesize_sync, job.clause)
+            run.add_done_callback(functools.partial(self._finished, job))
+
+    def _finished(self, job: _Job, run: asyncio.Future[bytes]) -> None:
+        self._busy -= 1
+        self._pending.pop(job.clause, None)
+        if run.cancelled():
+            job.result.cancel()
+        elif (error := run.exception()) is not None:
+            job.result.set_exception(error)
+        else:
+            self.cache.put(job.clause, run.result())
+            job.result.set_result(run.result())
+        self._dispatch()
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -237,7 +283,7 @@ class OpenAISpeechTTS:
         self._speed = speed
         self.name = voice
 
-    async def stream(self, text: str) -> AsyncIterator[bytes]:
+    async def stream(self, text: str, *, urgent: bool = False) -> AsyncIterator[bytes]:
         import openai
 
         carry = b""

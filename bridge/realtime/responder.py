@@ -210,12 +210,13 @@ class ResponseRun:
         if self._throttle is not None:
             await self._throttle(audio)
         item_id, index = message.item.id, message.index
-        delta = clause if not part.transcript else " " + clause
+        first = not part.transcript  # the listener is waiting for these words
+        delta = clause if first else " " + clause
         part.transcript += delta
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
         clause_audio = bytearray()
-        async for pcm in self._tts.stream(clause):
+        async for pcm in self._tts.stream(clause, urgent=first):
             wire = encoder.encode(pcm)
             for start in range(0, len(wire), chunk_bytes):
                 piece = wire[start : start + chunk_bytes]

@@ -1,6 +1,8 @@
 """Piper synthesis clause by clause, and the OpenAI-compatible speech backend."""
 
 import asyncio
+import contextlib
+import threading
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from bridge.pipeline.tts import (
     OpenAISpeechTTS,
     PiperTTS,
     TTSError,
+    _ClauseSynthesizer,
     create_tts,
     resolve_piper_voice,
 )
@@ -132,3 +135,66 @@ async def test_a_repeated_clause_is_synthesized_once(piper) -> None:  # type: ig
     assert first == again
     assert len(first) > 0
     assert calls == [text]
+
+
+class GatedSynth(_ClauseSynthesizer):
+    """Records the order clauses are synthesized in; the clause "hold" blocks until released."""
+
+    name, sample_rate = "gated", 16_000
+
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+        self.order: list[str] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def synthesize_sync(self, text: str) -> bytes:
+        self.order.append(text)
+        if text == "hold":
+            self.holding.set()
+            self.release.wait(10)
+        return text.encode()
+
+
+async def collect(synth: GatedSynth, text: str, *, urgent: bool = False) -> bytes:
+    return b"".join([chunk async for chunk in synth.stream(text, urgent=urgent)])
+
+
+async def test_a_replys_first_clause_goes_ahead_of_queued_clauses() -> None:
+    synth = GatedSynth()
+    loop = asyncio.get_running_loop()
+    busy = asyncio.create_task(collect(synth, "hold"))
+    await loop.run_in_executor(None, synth.holding.wait, 10)
+    later = [asyncio.create_task(collect(synth, text)) for text in ("later one", "later two")]
+    first = asyncio.create_task(collect(synth, "first words", urgent=True))
+    await asyncio.sleep(0)  # let them queue (no waiting on time: the worker is held)
+    synth.release.set()
+    assert await first == b"first words"
+    await asyncio.gather(busy, *later)
+    assert synth.order == ["hold", "first words", "later one", "later two"]
+    await synth.close()
+
+
+async def test_one_clause_asked_for_twice_at_once_is_synthesized_once() -> None:
+    synth = GatedSynth()
+    results = await asyncio.gather(collect(synth, "same words"), collect(synth, "same words"))
+    assert results == [b"same words", b"same words"]
+    assert synth.order == ["same words"]
+    await synth.close()
+
+
+async def test_a_queued_clause_nobody_waits_for_is_skipped() -> None:
+    synth = GatedSynth()
+    loop = asyncio.get_running_loop()
+    busy = asyncio.create_task(collect(synth, "hold"))
+    await loop.run_in_executor(None, synth.holding.wait, 10)
+    abandoned = asyncio.create_task(collect(synth, "never heard"))
+    await asyncio.sleep(0)
+    abandoned.cancel()  # the caller barged in before it was synthesized
+    with contextlib.suppress(asyncio.CancelledError):
+        await abandoned
+    synth.release.set()
+    await busy
+    assert await collect(synth, "next") == b"next"
+    assert synth.order == ["hold", "next"]
+    await synth.close()
