@@ -179,21 +179,20 @@ class StreamResampler:
             return bytes(pcm)
         return self._run(samples).astype("<i2", copy=False).tobytes()
 
-    def skip(self, count: int) -> NDArray[np.int16]:
-        """Take ``count`` input samples as silence without filtering them: returns the zeros
-        they become, exactly as many as :meth:`process` would return. For input known to be
-        negligibly quiet (the history is cleared, so the next few output samples differ from
-        a filtered result by at most the skipped input's level)."""
-        if self._design is None:
-            self._in_total += count
-            self._out_total += count
-            return np.zeros(count, dtype=np.int16)
-        design = self._design
+    def skip(self, count: int) -> int:
+        """Take ``count`` input samples as silence without filtering them; returns how many
+        output samples they become (as many as :meth:`process` would return), all zero. For
+        input known to be negligibly quiet: the history is cleared, so the next few output
+        samples differ from a filtered result by at most the skipped input's level."""
         self._in_total += count
+        if self._design is None:
+            self._out_total += count
+            return count
+        design = self._design
         out_total = -(-self._in_total * design.up // design.down)
         produced, self._out_total = out_total - self._out_total, out_total
         self._history[:] = 0.0
-        return np.zeros(produced, dtype=np.int16)
+        return produced
 
     def process_array(self, samples: NDArray[np.int16]) -> NDArray[np.int16]:
         """Resample a 1-D int16 array; returns a new int16 array."""

@@ -40,6 +40,8 @@ NARROWBAND_OFFSET = 0.1
 QUIET_DBFS = -55.0
 _QUIET_MEAN_SQUARE = 10 ** (QUIET_DBFS / 10)  # of samples scaled to [-1, 1)
 _QUIET_RMS = 32768 * 10 ** (QUIET_DBFS / 20)  # in 16-bit sample units
+_SILENCE = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
+_SILENCE.flags.writeable = False
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -202,20 +204,37 @@ class VadStream:
             StreamResampler(sample_rate, MODEL_RATE) if sample_rate != MODEL_RATE else None
         )
         self._pending = np.zeros(0, dtype=np.float32)
+        self._quiet_run = 0  # how many of the latest samples were quiet (all pending, if more)
 
     @property
     def speaking(self) -> bool:
         return self.segmenter.speaking
 
-    def _windows(self, pcm: bytes) -> FloatArray:
-        if self._resampler is not None:
-            if self.segmenter.idle and pcm16_rms(pcm) < _QUIET_RMS:
-                # Too quiet to start speech: resampling it (the costliest step per frame)
-                # would only feed windows the model is about to skip.
-                pcm = self._resampler.skip(len(pcm) // 2).tobytes()
-            else:
+    def _windows(self, pcm: bytes) -> FloatArray | None:
+        """Whole windows of 16 kHz audio to score; None when the chunk needed no work."""
+        samples: FloatArray
+        if self.segmenter.idle and pcm16_rms(pcm) < _QUIET_RMS:
+            # Too quiet to start speech: not resampled (the costliest step per frame), and
+            # while everything pending is quiet too, not even turned into samples.
+            count = len(pcm) // 2
+            if self._resampler is not None:
+                count = self._resampler.skip(count)
+            if self._quiet_run >= len(self._pending):
+                self._quiet_run += count
+                windows, rest = divmod(len(self._pending) + count, WINDOW_SAMPLES)
+                self._pending = _SILENCE[:rest]
+                if windows:
+                    self._state.context = _SILENCE[:CONTEXT_SAMPLES]
+                for _ in range(windows):
+                    self.segmenter.push(0.0)  # time goes on; silence starts nothing
+                return None
+            self._quiet_run += count
+            samples = np.zeros(count, dtype=np.float32)
+        else:
+            self._quiet_run = 0
+            if self._resampler is not None:
                 pcm = self._resampler.process(pcm)
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         audio = np.concatenate([self._pending, samples])
         usable = len(audio) - len(audio) % WINDOW_SAMPLES
         self._pending = audio[usable:]
@@ -236,7 +255,7 @@ class VadStream:
 
     def process_sync(self, pcm: bytes) -> list[SpeechEvent]:
         audio = self._windows(pcm)
-        if not len(audio):
+        if audio is None or not len(audio):
             return []
         probs = self._skip_quiet(audio)
         if probs is None:
@@ -246,7 +265,7 @@ class VadStream:
     async def process(self, pcm: bytes) -> list[SpeechEvent]:
         """Feed 16-bit PCM; returns the speech events it completes. Inference runs off-loop."""
         audio = self._windows(pcm)
-        if not len(audio):
+        if audio is None or not len(audio):
             return []
         probs = self._skip_quiet(audio)
         if probs is None:

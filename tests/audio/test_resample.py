@@ -116,7 +116,7 @@ def test_tiny_chunks_can_yield_nothing() -> None:
 
 
 @pytest.mark.parametrize("pair", [*PAIRS, (8000, 8000)], ids=pair_id)
-def test_skipped_silence_keeps_the_count_and_comes_out_as_zeros(pair: tuple[int, int]) -> None:
+def test_skipped_silence_keeps_the_count(pair: tuple[int, int]) -> None:
     src, dst = pair
     frame = src // 50
     skipping, filtering = StreamResampler(src, dst), StreamResampler(src, dst)
@@ -124,12 +124,9 @@ def test_skipped_silence_keeps_the_count_and_comes_out_as_zeros(pair: tuple[int,
     for chunk in (loud, quiet, quiet, loud, quiet):
         filtered = filtering.process_array(chunk)
         if chunk is quiet:
-            skipped = skipping.skip(frame)
-            assert skipped.dtype == np.int16
-            assert not skipped.any()
+            assert skipping.skip(frame) == len(filtered)
         else:
-            skipped = skipping.process_array(chunk)
-        assert len(skipped) == len(filtered)
+            assert len(skipping.process_array(chunk)) == len(filtered)
     assert (skipping.samples_in, skipping.samples_out) == (filtering.samples_in,
                                                           filtering.samples_out)  # fmt: skip
     # After two skipped frames of true silence the history is the same: identical output.
