@@ -143,8 +143,7 @@ class SimulatedCaller:
         if isinstance(step, Listen) and step.for_s is not None:
             since = self._clock()
             await self._sleep_ticks(step.for_s)
-            report = TurnReport(f"listen {step.for_s:g} s", heard_pcm=self._heard_since(since))
-            return report
+            return TurnReport(f"listen {step.for_s:g} s", heard_pcm=self._heard_since(since))
         if isinstance(step, Listen):
             since = speech_end = self._clock()
             report = TurnReport("listen")

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 import wave
-from collections import OrderedDict
 
 from bridge.audio import WireEncoder
 from bridge.carriers.base import MediaFormat
+from bridge.pipeline.tts import ClauseCache
 
-MAX_PROMPTS = 64  # converted prompts kept (a few MB at 8 kHz)
-
-_Key = tuple[str, int, MediaFormat]
-_prompts: OrderedDict[_Key, asyncio.Future[bytes]] = OrderedDict()
+# Converted prompts, most recently played kept first (keyed by path, version and format).
+_converted = ClauseCache(max_bytes=32 << 20)
+# Conversions under way: a call asking for one of these waits for it instead of starting another.
+_converting: dict[str, asyncio.Future[bytes]] = {}
 
 
 class PromptError(Exception):
@@ -29,17 +29,19 @@ class PromptError(Exception):
 async def prompt_audio(path: str, media: MediaFormat) -> bytes:
     """``path`` (16-bit mono WAV) as wire audio in ``media``'s format."""
     try:
-        key = (path, os.stat(path).st_mtime_ns, media)
+        version = os.stat(path).st_mtime_ns
     except OSError as exc:
         raise PromptError(str(exc)) from exc
-    converting = _prompts.get(key)
+    key = f"{path}\0{version}\0{media.encoding}\0{media.sample_rate}"
+    audio = _converted.get(key)
+    if audio is not None:
+        return audio
+    converting = _converting.get(key)
     if converting is None:
         converting = asyncio.ensure_future(asyncio.to_thread(_convert, path, media))
-        _prompts[key] = converting
-        converting.add_done_callback(lambda done: _forget_failure(key, done))
-        while len(_prompts) > MAX_PROMPTS:
-            _prompts.popitem(last=False)
-    _prompts.move_to_end(key)
+        _converting[key] = converting
+        converting.add_done_callback(lambda done: _settle(key, done))
+    # Shielded: a call hanging up while it waits must not cancel it for the others.
     return await asyncio.shield(converting)
 
 
@@ -54,6 +56,7 @@ def _convert(path: str, media: MediaFormat) -> bytes:
     return WireEncoder(media.encoding, media.sample_rate, rate).encode(pcm)
 
 
-def _forget_failure(key: _Key, done: asyncio.Future[bytes]) -> None:
-    if done.cancelled() or done.exception() is not None:
-        _prompts.pop(key, None)  # a fixed file is tried again
+def _settle(key: str, done: asyncio.Future[bytes]) -> None:
+    del _converting[key]
+    if not done.cancelled() and done.exception() is None:
+        _converted.put(key, done.result())  # a failure is not kept: a fixed file is tried again

@@ -1,4 +1,4 @@
-"""How many CPU threads one inference run gets."""
+"""CPU threads for inference: how many one run gets, and names the OS shows for them."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from bridge.audio import WireEncoder
 from bridge.carriers.base import MediaFormat
 from bridge.dialplan import prompts
 from bridge.dialplan.prompts import PromptError, prompt_audio
+from bridge.pipeline.tts import ClauseCache
 
 PCMU_8K = MediaFormat("pcmu", 8000)
 
@@ -39,7 +40,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return convert(path, media)
 
     monkeypatch.setattr(prompts, "_convert", counting)
-    monkeypatch.setattr(prompts, "_prompts", type(prompts._prompts)())
+    monkeypatch.setattr(prompts, "_converted", ClauseCache())
     return seen
 
 
