@@ -72,7 +72,7 @@ class Prefetch:
                 else:
                     continue
                 if clauses:
-                    self._warming = asyncio.create_task(_quietly(warm(clauses[0])))
+                    self._warming = asyncio.create_task(_warm_quietly(warm, clauses[0]))
         except Exception as exc:  # the adopting response reports it, as if it had asked
             self._error = exc
         finally:
@@ -80,7 +80,9 @@ class Prefetch:
             self._progress.set()
 
 
-async def _quietly(job: Awaitable[None]) -> None:
-    # A synthesis failure here resurfaces when the response asks for the same clause.
+async def _warm_quietly(warm: Warm, clause: str) -> None:
+    # The coroutine is made here, inside the task: a task cancelled before it starts would
+    # otherwise leave it never awaited. A synthesis failure resurfaces when the response asks
+    # for the same clause.
     with contextlib.suppress(Exception):
-        await job
+        await warm(clause)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bridge.config import Settings
 from bridge.pipeline.engines import Engines
-from bridge.pipeline.llm import ChatLLM
+from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta
 from bridge.realtime import client_events as ce
 from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
+from bridge.realtime.prefetch import Prefetch
+from bridge.realtime.responder import LLMRequest
 from bridge.realtime.session import RealtimeSession
 from bridge.realtime.session_config import ServerVad, SessionConfig
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
@@ -115,3 +119,30 @@ async def test_without_prefetch_the_reply_is_asked_for_after_the_turn(
     audio = speak("When are you open on Saturday?", RATE) + silence_pcm(2000, RATE)
     turn = await run_turn(audio, engines, Settings(prefetch_reply=False))
     assert turn.timeline == ["speech stopped", "response", "llm request"]
+
+
+class OneReply:
+    """An LLM stand-in that streams one clause at once (the prefetch's lifecycle is the test)."""
+
+    async def stream(self, messages: Any, **options: Any) -> AsyncIterator[LLMEvent]:
+        yield TextDelta("Hello there, my friend. ")
+        yield Completed("stop", "Hello there, my friend.")
+
+
+async def test_a_prefetch_cancelled_at_once_leaves_nothing_behind() -> None:
+    """Cancelled the moment its first clause's synthesis was set off: no coroutine is left
+    unawaited (pytest fails the test on one) and the synthesis never starts."""
+    warmed: list[str] = []
+
+    async def warm(clause: str) -> None:
+        warmed.append(clause)
+
+    request = LLMRequest(messages=[], tools=[], tool_choice=None, temperature=0.7, max_tokens=None)
+    prefetch = Prefetch(request, OneReply(), warm)  # type: ignore[arg-type]
+    events = prefetch.events()
+    assert isinstance(await anext(events), TextDelta)  # its synthesis task now exists
+    prefetch.cancel()
+    await events.aclose()
+    await asyncio.sleep(0)  # let the cancellations run
+    gc.collect()
+    assert warmed == []
