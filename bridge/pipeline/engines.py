@@ -106,7 +106,7 @@ def warm_up(engines: Engines) -> None:
     """Run each local model once so the first caller does not pay for lazy initialisation."""
     import numpy as np
 
-    engines.stt.transcribe_sync(np.zeros(16_000, dtype=np.float32))
+    engines.stt.warm()
     engines.vad.probabilities(engines.vad.new_state(), np.zeros(512, dtype=np.float32))
     synthesize = getattr(engines.tts, "synthesize_sync", None)
     if synthesize is not None:

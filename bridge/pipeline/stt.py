@@ -139,6 +139,17 @@ class SpeechToText:
             elapsed_s=time.perf_counter() - started,
         )
 
+    def warm(self) -> None:
+        """Run the model once, the way a phone turn will, so the first caller does not pay for
+        CTranslate2's lazy start. (A second of silence through :meth:`transcribe_sync` would
+        go on to the full 30 s window, since silence is where the short one defers: a second
+        more of cold start for nothing.)"""
+        silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+        if self.short_context:  # what it makes of the silence does not matter here
+            transcribe_short(self._model, silence, self.language or "en", None)
+        else:
+            self.transcribe_sync(silence)
+
     async def transcribe(
         self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
     ) -> Transcript:

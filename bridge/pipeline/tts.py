@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bridge.pipeline.conv2d import conv1d_as_conv2d
 from bridge.pipeline.cpu import name_thread, threads_per_run
 from bridge.pipeline.onnx import cpu_session_options
 from bridge.pipeline.text import split_sentences
@@ -210,7 +211,7 @@ class PiperTTS(_ClauseSynthesizer):
             self._voice = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
                 session=onnxruntime.InferenceSession(
-                    str(model),
+                    conv1d_as_conv2d(model),
                     sess_options=cpu_session_options(threads_per_run(cpu_threads)),
                     providers=["CPUExecutionProvider"],
                 ),

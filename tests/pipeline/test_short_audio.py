@@ -66,3 +66,27 @@ def test_repetition_is_recognised() -> None:
     assert repeats_itself("Thank you, call it from Paris. Paris, Paris, Paris, Paris, Fre")
     assert not repeats_itself("Yes. Yes. Thank you.")  # one-word answers do come twice
     assert not repeats_itself("When are you open? And on Sundays?")
+
+
+def test_warm_runs_the_short_window_only(stt: SpeechToText, monkeypatch) -> None:
+    # Silence defers to the full window in a real turn; warming up must not pay for that.
+    calls: list[int] = []
+    generate = stt._model.model.generate
+
+    def counted(features, *args, **kwargs):
+        calls.append(features.shape[2])  # frames of the window the model read
+        return generate(features, *args, **kwargs)
+
+    monkeypatch.setattr(stt._model, "model", _Proxy(stt._model.model, generate=counted))
+    stt.warm()
+    assert len(calls) == 1 and calls[0] < 3000
+
+
+class _Proxy:
+    """The CTranslate2 model with some attributes replaced (its own are read-only)."""
+
+    def __init__(self, inner, **overrides) -> None:
+        self._inner, self._overrides = inner, overrides
+
+    def __getattr__(self, name: str):
+        return self._overrides.get(name) or getattr(self._inner, name)

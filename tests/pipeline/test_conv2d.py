@@ -1,0 +1,115 @@
+"""The 1-D -> 2-D convolution rewrite must compute exactly what the original model did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bridge.pipeline.conv2d import conv1d_as_conv2d, rewrite
+
+RNG = np.random.default_rng(7)
+
+
+def _weight(name: str, *shape: int) -> onnx.TensorProto:
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32), name)
+
+
+def _model(opset: int) -> onnx.ModelProto:
+    """Conv (padded, dilated, grouped, with bias) -> LeakyRelu -> strided ConvTranspose with
+    output padding -> Conv with a stride; plus a Conv whose weight a Mul also reads."""
+    nodes = [
+        helper.make_node(
+            "Conv",
+            ["x", "w1", "b1"],
+            ["c1"],
+            kernel_shape=[3],
+            pads=[2, 2],
+            dilations=[2],
+            group=2,
+            name="dilated",
+        ),
+        helper.make_node("LeakyRelu", ["c1"], ["r1"], alpha=0.1),
+        helper.make_node(
+            "ConvTranspose",
+            ["r1", "w2"],
+            ["c2"],
+            kernel_shape=[4],
+            strides=[2],
+            pads=[1, 1],
+            output_padding=[1],
+            name="upsample",
+        ),
+        helper.make_node("Conv", ["c2", "w3"], ["c3"], strides=[3], name="strided"),
+        helper.make_node("Conv", ["c3", "shared"], ["c4"], name="shared_weight"),
+        helper.make_node("Mul", ["shared", "two"], ["doubled"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "convs",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, "length"])],
+        [
+            helper.make_tensor_value_info("c4", TensorProto.FLOAT, [1, 3, "out"]),
+            helper.make_tensor_value_info("doubled", TensorProto.FLOAT, [3, 3, 1]),
+        ],
+        initializer=[
+            _weight("w1", 6, 2, 3),
+            _weight("b1", 6),
+            _weight("w2", 6, 5, 4),
+            _weight("w3", 3, 5, 5),
+            _weight("shared", 3, 3, 1),
+            numpy_helper.from_array(np.array(2.0, dtype=np.float32), "two"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _run(model: onnx.ModelProto | bytes, x: np.ndarray) -> list[np.ndarray]:
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return list(session.run(None, {"x": x}))
+
+
+@pytest.mark.parametrize("opset", [11, 15])
+def test_rewritten_model_computes_the_same(opset: int) -> None:
+    x = RNG.standard_normal((1, 4, 157)).astype(np.float32)
+    model = _model(opset)
+    expected = _run(model, x)
+    assert rewrite(model) == 3  # the shared weight's Conv is left as it was
+    onnx.checker.check_model(model)
+    kinds = {n.name: n for n in model.graph.node}
+    assert helper.get_node_attr_value(kinds["dilated"], "pads") == [0, 2, 0, 2]
+    actual = _run(model, x)
+    for want, got in zip(expected, actual, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_conv1d_as_conv2d_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "convs.onnx"
+    model = _model(15)
+    onnx.save(model, str(path))
+    x = RNG.standard_normal((1, 4, 64)).astype(np.float32)
+    expected = _run(model, x)
+    actual = _run(conv1d_as_conv2d(path), x)
+    np.testing.assert_allclose(actual[0], expected[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_model_without_1d_convolutions_is_unchanged() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "plain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph)
+    before = model.SerializeToString()
+    assert rewrite(model) == 0
+    assert model.SerializeToString() == before
