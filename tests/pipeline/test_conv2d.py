@@ -21,7 +21,8 @@ def _weight(name: str, *shape: int) -> onnx.TensorProto:
 
 def _model(opset: int) -> onnx.ModelProto:
     """Conv (padded, dilated, grouped, with bias) -> LeakyRelu -> strided ConvTranspose with
-    output padding -> Conv with a stride; plus a Conv whose weight a Mul also reads."""
+    output padding -> two strided Convs -> Add -> Mul by a number -> a Conv whose weight a Mul
+    also reads (so it stays 1-D)."""
     nodes = [
         helper.make_node(
             "Conv",
@@ -45,7 +46,10 @@ def _model(opset: int) -> onnx.ModelProto:
             name="upsample",
         ),
         helper.make_node("Conv", ["c2", "w3"], ["c3"], strides=[3], name="strided"),
-        helper.make_node("Conv", ["c3", "shared"], ["c4"], name="shared_weight"),
+        helper.make_node("Conv", ["c2", "w3b"], ["c3b"], strides=[3], name="strided_too"),
+        helper.make_node("Add", ["c3", "c3b"], ["sum"], name="residual"),
+        helper.make_node("Mul", ["sum", "two"], ["scaled"], name="scaled"),
+        helper.make_node("Conv", ["scaled", "shared"], ["c4"], name="shared_weight"),
         helper.make_node("Mul", ["shared", "two"], ["doubled"]),
     ]
     graph = helper.make_graph(
@@ -61,6 +65,7 @@ def _model(opset: int) -> onnx.ModelProto:
             _weight("b1", 6),
             _weight("w2", 6, 5, 4),
             _weight("w3", 3, 5, 5),
+            _weight("w3b", 3, 5, 5),
             _weight("shared", 3, 3, 1),
             numpy_helper.from_array(np.array(2.0, dtype=np.float32), "two"),
         ],
@@ -82,9 +87,13 @@ def test_rewritten_model_computes_the_same(opset: int) -> None:
     x = RNG.standard_normal((1, 4, 157)).astype(np.float32)
     model = _model(opset)
     expected = _run(model, x)
-    assert rewrite(model) == 3  # the shared weight's Conv is left as it was
+    assert rewrite(model) == 4  # the shared weight's Conv is left as it was
     onnx.checker.check_model(model)
     kinds = {n.name: n for n in model.graph.node}
+    # 2-D from the first convolution to the last: one unsqueeze in, one squeeze out.
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Unsqueeze") == 1
+    assert ops.count("Squeeze") == 1
     assert helper.get_node_attr_value(kinds["dilated"], "pads") == [0, 2, 0, 2]
     actual = _run(model, x)
     for want, got in zip(expected, actual, strict=True):

@@ -79,7 +79,8 @@ def test_warm_runs_the_short_window_only(stt: SpeechToText, monkeypatch) -> None
 
     monkeypatch.setattr(stt._model, "model", _Proxy(stt._model.model, generate=counted))
     stt.warm()
-    assert len(calls) == 1 and calls[0] < 3000
+    assert len(calls) == 1
+    assert calls[0] < 3000
 
 
 class _Proxy:
