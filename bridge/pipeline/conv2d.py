@@ -6,7 +6,8 @@ mostly 1-D convolutions: rewritten, the bundled voice synthesizes the same sampl
 32768) for about 11 % less CPU (0.100 -> 0.089 CPU-s per second of speech, one thread). The
 rewrite is exact: a ``(N, C, L)`` tensor becomes ``(N, C, 1, L)`` around each convolution and
 back after it, every 1-D attribute gains a leading 1 (or 0 for pads), and where only
-element-wise ops sit between two convolutions the tensor stays 2-D all the way.
+element-wise ops sit between two convolutions the tensor stays 2-D all the way. Silero VAD's
+convolutions gain too (122 -> 106 us per 32 ms window).
 """
 
 from __future__ import annotations

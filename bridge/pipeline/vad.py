@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler, pcm16_rms
+from bridge.pipeline.conv2d import conv1d_as_conv2d
 from bridge.pipeline.cpu import name_thread
 from bridge.pipeline.onnx import cpu_session_options
 
@@ -59,7 +60,7 @@ class SileroVad:
         import onnxruntime
 
         self._session = onnxruntime.InferenceSession(
-            str(path or bundled_model_path()),
+            conv1d_as_conv2d(path or bundled_model_path()),  # 13 % less CPU per window
             # One small LSTM step per 32 ms: extra threads only add scheduling cost.
             sess_options=cpu_session_options(threads=1),
             providers=["CPUExecutionProvider"],
