@@ -1,8 +1,11 @@
-"""onnxruntime session options for a voice server's short, bursty inference runs."""
+"""onnxruntime sessions for a voice server's short, bursty inference runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from bridge.logging import get_logger
 
 
 def cpu_session_options(threads: int) -> Any:
@@ -21,3 +24,25 @@ def cpu_session_options(threads: int) -> Any:
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
+
+
+def cpu_session(model: Path, threads: int) -> Any:
+    """A CPU session for the model at ``model``, its 1-D convolutions made 2-D (faster; see
+    :mod:`bridge.pipeline.conv2d`). Should the rewritten graph not load (a model shape the
+    rewrite did not foresee), the model is loaded as it is: slower, never broken."""
+    import onnxruntime
+
+    from bridge.pipeline.conv2d import conv1d_as_conv2d
+
+    def session(source: bytes | str) -> Any:
+        return onnxruntime.InferenceSession(
+            source, sess_options=cpu_session_options(threads), providers=["CPUExecutionProvider"]
+        )
+
+    try:
+        return session(conv1d_as_conv2d(model))
+    except Exception as exc:  # onnx and onnxruntime raise many unrelated types
+        get_logger("bridge.onnx").warning(
+            "loading the model without the convolution rewrite", model=str(model), error=str(exc)
+        )
+        return session(str(model))

@@ -22,9 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bridge.pipeline.conv2d import conv1d_as_conv2d
 from bridge.pipeline.cpu import name_thread, threads_per_run
-from bridge.pipeline.onnx import cpu_session_options
+from bridge.pipeline.onnx import cpu_session
 from bridge.pipeline.text import split_sentences
 
 BUNDLED_VOICE = "en_US-joe-medium"
@@ -200,7 +199,6 @@ class PiperTTS(_ClauseSynthesizer):
         noise_w_scale: float | None = None,
     ) -> None:
         """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it)."""
-        import onnxruntime
         from piper import PiperConfig, PiperVoice, SynthesisConfig
         from piper.phonemize_espeak import ESPEAK_DATA_DIR
 
@@ -210,11 +208,7 @@ class PiperTTS(_ClauseSynthesizer):
             # between runs, and opening a second would load the model twice (2+ s).
             self._voice = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
-                session=onnxruntime.InferenceSession(
-                    conv1d_as_conv2d(model),
-                    sess_options=cpu_session_options(threads_per_run(cpu_threads)),
-                    providers=["CPUExecutionProvider"],
-                ),
+                session=cpu_session(model, threads_per_run(cpu_threads)),
                 espeak_data_dir=Path(ESPEAK_DATA_DIR),
                 download_dir=Path.cwd(),
             )

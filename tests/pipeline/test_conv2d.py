@@ -11,6 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bridge.pipeline.conv2d import conv1d_as_conv2d, rewrite
+from bridge.pipeline.onnx import cpu_session
 
 RNG = np.random.default_rng(7)
 
@@ -122,3 +123,37 @@ def test_a_model_without_1d_convolutions_is_unchanged() -> None:
     before = model.SerializeToString()
     assert rewrite(model) == 0
     assert model.SerializeToString() == before
+
+
+def test_a_model_the_rewrite_breaks_still_loads_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    import bridge.pipeline.conv2d
+
+    path = tmp_path / "convs.onnx"
+    model = _model(15)
+    onnx.save(model, str(path))
+
+    def broken(model: onnx.ModelProto) -> int:  # stands for a graph the rewrite gets wrong
+        model.graph.node[0].input[0] = "no such tensor"
+        return 1
+
+    monkeypatch.setattr(bridge.pipeline.conv2d, "rewrite", broken)
+    session = cpu_session(path, threads=1)
+    x = RNG.standard_normal((1, 4, 64)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], _run(model, x)[0], rtol=1e-5)
+
+
+def test_cpu_session_loads_the_rewritten_model(tmp_path: Path, monkeypatch) -> None:
+    import bridge.pipeline.conv2d
+
+    path = tmp_path / "convs.onnx"
+    onnx.save(_model(15), str(path))
+    rewritten: list[int] = []
+
+    def counting(model: onnx.ModelProto) -> int:
+        rewritten.append(rewrite(model))
+        return rewritten[-1]
+
+    monkeypatch.setattr(bridge.pipeline.conv2d, "rewrite", counting)
+    session = cpu_session(path, threads=1)
+    assert rewritten == [4]
+    assert [i.name for i in session.get_inputs()] == ["x"]
