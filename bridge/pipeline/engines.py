@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import time
 from dataclasses import dataclass, field
 
@@ -98,8 +100,17 @@ def load_engines(settings: Settings) -> Engines:
         voices=voices,
     )
     warm_up(engines)
+    give_back_freed_memory()
     engines.load_s = time.perf_counter() - started
     return engines
+
+
+def give_back_freed_memory() -> None:
+    """Return what loading freed to the OS. Loading builds and drops large temporaries (the
+    convolution rewrite's copies of each graph), which glibc otherwise keeps in its arenas for
+    good: about 65 MB of resident memory with the bundled models. A no-op without glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_up(engines: Engines) -> None:
