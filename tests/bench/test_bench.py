@@ -4,6 +4,7 @@ benchmark measures, not how fast this machine is."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import zlib
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from bridge.bench.cli import run_bench_command, table
 from bridge.bench.png import histogram_png
-from bridge.bench.run import BenchResult
+from bridge.bench.run import BenchResult, run_bench
 
 pytestmark = pytest.mark.slow
 
@@ -66,3 +67,13 @@ def test_table_marks_missed_targets() -> None:
     text = table(result)
     assert "turn_gap_p50_ms        900.000  (target <= 800: MISSED)" in text
     assert "cold_start_s           3.000  (target <= 10: ok)" in text
+
+
+def test_the_bench_is_never_refused_for_its_own_calls() -> None:
+    # A bridge capped at 2 sessions, asked for 3 media-only calls: the bench raises the cap,
+    # or the third call would be turned away (close code 1013).
+    result = asyncio.run(
+        run_bench(calls=3, turns=0, media_only_s=1.0, env={"BRIDGE_MAX_SESSIONS": "2"})
+    )
+    assert result.calls == 3
+    assert result.agent_audio_s >= 3 * 0.8  # every call heard its second of hold music
