@@ -85,11 +85,13 @@ def _stay_2d(graph: Any, axes_as_input: bool) -> None:
     an unsqueeze, and the two cancel. onnxruntime then keeps the tensor in its blocked layout
     instead of converting it out and back in around every convolution."""
     outputs = {value.name for value in graph.output}
-    scalars = {init.name for init in graph.initializer if _size(init.dims) == 1}
-    scalars |= {
+    # Constants of rank 0 or 1 broadcast along the last axis alone, the same against (N, C, L)
+    # as against (N, C, 1, L); a higher rank would line up differently.
+    vectors = {init.name for init in graph.initializer if len(init.dims) <= 1}
+    vectors |= {
         node.output[0]
         for node in graph.node
-        if node.op_type == "Constant" and any(_size(a.t.dims) == 1 for a in node.attribute)
+        if node.op_type == "Constant" and all(_rank(a) <= 1 for a in node.attribute)
     }
     moved = True
     while moved:
@@ -98,7 +100,7 @@ def _stay_2d(graph: Any, axes_as_input: bool) -> None:
         for node in graph.node:
             squeezes = [producer.get(name) for name in node.input]
             narrow = [s is not None and _is_height(s, "Squeeze") for s in squeezes]
-            if _sinkable(node, narrow, scalars) and node.output[0] not in outputs:
+            if _sinkable(node, narrow, vectors) and node.output[0] not in outputs:
                 for index, squeeze in enumerate(squeezes):
                     if squeeze is not None and narrow[index]:
                         node.input[index] = squeeze.input[0]
@@ -113,15 +115,15 @@ def _stay_2d(graph: Any, axes_as_input: bool) -> None:
     _cancel_pairs(graph)
 
 
-def _sinkable(node: Any, narrow: list[bool], scalars: set[str]) -> bool:
+def _sinkable(node: Any, narrow: list[bool], vectors: set[str]) -> bool:
     """Whether ``node`` computes the same on the 2-D forms of its squeezed inputs."""
     if not any(narrow):
         return False
     if node.op_type in UNARY_OPS:
         return len(node.input) == 1
-    # Every operand 2-D alike, or a single number (which broadcasts against any shape).
+    # Every operand 2-D alike, or a constant that broadcasts the same either way.
     return node.op_type in BINARY_OPS and all(
-        is_narrow or name in scalars for name, is_narrow in zip(node.input, narrow, strict=True)
+        is_narrow or name in vectors for name, is_narrow in zip(node.input, narrow, strict=True)
     )
 
 
@@ -162,11 +164,14 @@ def _is_height(node: Any, op: str) -> bool:
     return bool(node.op_type == op and node.name.startswith(_PREFIX))
 
 
-def _size(dims: Any) -> int:
-    size = 1
-    for dim in dims:
-        size *= dim
-    return size
+def _rank(attribute: Any) -> int:
+    """Rank of a Constant node's value (``value_floats`` and the like are lists: rank 1)."""
+    if attribute.name == "value":
+        return len(attribute.t.dims)
+    return {"value_float": 0, "value_int": 0, "value_floats": 1, "value_ints": 1}.get(
+        attribute.name,
+        99,  # a sparse tensor or strings: not an operand to move past
+    )
 
 
 def _reshape(op: str, source: str, result: str, axes_as_input: bool) -> Any:

@@ -28,14 +28,19 @@ _PR_SET_NAME, _PR_GET_NAME = 15, 16
 
 
 @functools.cache
-def _prctl() -> Callable[..., int] | None:
+def linux_libc_function(name: str) -> Callable[..., int] | None:
+    """A function of the C library on Linux (``prctl``, ``malloc_trim``); None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        prctl: Callable[..., int] = ctypes.CDLL(ctypes.util.find_library("c")).prctl
-    except (OSError, AttributeError):
+        function: Callable[..., int] = getattr(ctypes.CDLL(ctypes.util.find_library("c")), name)
+    except (OSError, AttributeError):  # not glibc-like (musl has no malloc_trim)
         return None
-    return prctl
+    return function
+
+
+def _prctl() -> Callable[..., int] | None:
+    return linux_libc_function("prctl")
 
 
 def name_thread(name: str) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import time
 from dataclasses import dataclass, field
 
 from bridge.config import Settings
+from bridge.pipeline.cpu import linux_libc_function
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import TextToSpeech, create_tts
@@ -109,8 +108,9 @@ def give_back_freed_memory() -> None:
     """Return what loading freed to the OS. Loading builds and drops large temporaries (the
     convolution rewrite's copies of each graph), which glibc otherwise keeps in its arenas for
     good: about 65 MB of resident memory with the bundled models. A no-op without glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    malloc_trim = linux_libc_function("malloc_trim")
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 def warm_up(engines: Engines) -> None:

@@ -157,3 +157,40 @@ def test_cpu_session_loads_the_rewritten_model(tmp_path: Path, monkeypatch) -> N
     session = cpu_session(path, threads=1)
     assert rewritten == [4]
     assert [i.name for i in session.get_inputs()] == ["x"]
+
+
+def test_a_constant_of_higher_rank_keeps_the_op_where_it_was() -> None:
+    # Add(conv, ones(1, 1, 1, 1)) is 4-D in the original: (1, N, C, L). Moved onto the 2-D
+    # convolution output it would come out (N, C, L) instead.
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+        helper.make_node("Add", ["c", "ones"], ["a"], name="lifted"),
+        helper.make_node("Relu", ["a"], ["y"], name="after"),
+        helper.make_node("Mul", ["c", "half"], ["m"], name="halved"),
+        helper.make_node("Relu", ["m"], ["z"], name="last"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ranks",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 9])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 3, 9]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 3, 9]),
+        ],
+        initializer=[
+            _weight("w", 3, 2, 1),
+            numpy_helper.from_array(np.ones((1, 1, 1, 1), dtype=np.float32), "ones"),
+            numpy_helper.from_array(np.array([0.5], dtype=np.float32), "half"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    x = RNG.standard_normal((1, 2, 9)).astype(np.float32)
+    expected = _run(model, x)
+    assert rewrite(model) == 1
+    producer = {out: n for n in model.graph.node for out in n.output}
+    assert producer["a"].name == "lifted"  # not moved
+    assert producer["m"].op_type == "Squeeze"  # the rank-1 constant let the Mul move
+    for want, got in zip(expected, _run(model, x), strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5)
