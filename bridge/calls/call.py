@@ -37,16 +37,16 @@ from bridge.carriers.base import (
     MediaReceived,
 )
 from bridge.config import Settings
+from bridge.engine import events as ev
+from bridge.engine.config import AudioFormat, ServerVad, SessionConfig
+from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
+from bridge.engine.responder import AssistantAudio
+from bridge.engine.response import ResponseParams
+from bridge.engine.session import RealtimeSession
 from bridge.logging import bind_call, get_logger
 from bridge.pipeline.engines import Engines
 from bridge.realtime import client_events as ce
-from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
-from bridge.realtime.responder import AssistantAudio
-from bridge.realtime.response import ResponseParams
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import AudioFormat, ServerVad, SessionConfig
 
 log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
@@ -92,7 +92,7 @@ class CallHooks:
 
     on_start: list[Callable[[CallStarted], None]] = field(default_factory=list)
     on_dtmf: list[Callable[[str], None]] = field(default_factory=list)
-    on_event: list[Callable[[ev.ServerEvent], None]] = field(default_factory=list)
+    on_event: list[Callable[[ev.EngineEvent], None]] = field(default_factory=list)
     on_audio: list[Callable[[bytes], None]] = field(default_factory=list)  # caller's wire audio
 
 
@@ -305,7 +305,7 @@ class Call:
 
     # --- outbound ------------------------------------------------------------------------
 
-    def _on_session_event(self, event: ev.ServerEvent) -> None:
+    def _on_session_event(self, event: ev.EngineEvent) -> None:
         for hook in self.hooks.on_event:
             hook(event)
         if isinstance(event, ev.ResponseCreated):

@@ -21,12 +21,12 @@ from typing import Any
 import websockets
 
 from bridge.audio import StreamResampler
+from bridge.engine import events as ev
+from bridge.engine.config import PCM16, AudioFormat, FunctionTool
+from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
+from bridge.engine.responder import AssistantAudio
+from bridge.engine.response import Response, ResponseParams
 from bridge.logging import get_logger
-from bridge.realtime import events as ev
-from bridge.realtime.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
-from bridge.realtime.responder import AssistantAudio
-from bridge.realtime.response import Response, ResponseParams
-from bridge.realtime.session_config import PCM16, AudioFormat, FunctionTool
 
 log = get_logger("bridge.calls.relay")
 UPSTREAM_FORMATS = {"pcmu": {"type": "audio/pcmu"}, "pcma": {"type": "audio/pcma"}}
@@ -39,7 +39,7 @@ class RelaySession:
         url: str,
         api_key: str,
         media: AudioFormat,
-        emit: Callable[[ev.ServerEvent], None],
+        emit: Callable[[ev.EngineEvent], None],
         played_ms: Callable[[AssistantAudio], float],
         instructions: str,
         voice: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bridge.realtime.session_config import FunctionTool
+from bridge.engine.config import FunctionTool
 
 END_CALL = FunctionTool(
     name="end_call",

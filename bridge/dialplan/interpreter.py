@@ -42,10 +42,10 @@ from bridge.dialplan.schema import (
     WebhookTool,
 )
 from bridge.dialplan.template import lookup, render, render_value
+from bridge.engine import events as ev
+from bridge.engine.config import FunctionTool, InputTranscription, ServerVad
+from bridge.engine.session import RealtimeSession
 from bridge.logging import get_logger
-from bridge.realtime import events as ev
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import FunctionTool, InputTranscription, ServerVad
 
 log = get_logger("bridge.dialplan")
 MAX_STEPS = 500  # a dialplan that loops forever still ends
@@ -96,7 +96,7 @@ class Interpreter:
         if self._saying and self._barge_in:
             self.call.interrupt_playback()
 
-    def _on_event(self, event: ev.ServerEvent) -> None:
+    def _on_event(self, event: ev.EngineEvent) -> None:
         if isinstance(event, ev.InputAudioTranscriptionCompleted) and event.transcript.strip():
             if self._agent_exit is None:
                 self._speech.put_nowait(event.transcript.strip())

@@ -7,7 +7,7 @@
 * :mod:`~bridge.realtime.response` – the response resource and ``response.create`` parameters.
 * :mod:`~bridge.realtime.events` – server events and :func:`~bridge.realtime.events.render_event`.
 * :mod:`~bridge.realtime.client_events` – client frame parsing.
-* :mod:`~bridge.realtime.errors` – :class:`~bridge.realtime.errors.RealtimeProtocolError`.
+* :mod:`~bridge.realtime.errors` – :class:`~bridge.realtime.errors.CommandError`.
 
 Nothing here touches sockets or clocks; the conversation engine drives it.
 """

@@ -1,4 +1,4 @@
-"""Small validators for decoded JSON, raising :class:`RealtimeProtocolError` with OpenAI's wording.
+"""Small validators for decoded JSON, raising :class:`CommandError` with OpenAI's wording.
 
 Every helper takes the dotted ``param`` path of the value so the error names the exact field.
 """
@@ -10,8 +10,8 @@ import binascii
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from bridge.realtime import errors
-from bridge.realtime.errors import RealtimeProtocolError
+from bridge.engine import errors
+from bridge.engine.errors import CommandError
 
 JsonObject = dict[str, Any]
 
@@ -50,14 +50,12 @@ def _quote_all(values: Iterable[str]) -> str:
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
 
 
-def missing(param: str) -> RealtimeProtocolError:
-    return RealtimeProtocolError(
-        errors.MISSING_PARAMETER, f"Missing required parameter: '{param}'.", param
-    )
+def missing(param: str) -> CommandError:
+    return CommandError(errors.MISSING_PARAMETER, f"Missing required parameter: '{param}'.", param)
 
 
-def invalid_type(param: str, expected: str, value: object) -> RealtimeProtocolError:
-    return RealtimeProtocolError(
+def invalid_type(param: str, expected: str, value: object) -> CommandError:
+    return CommandError(
         errors.INVALID_TYPE,
         f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
         param,
@@ -66,13 +64,13 @@ def invalid_type(param: str, expected: str, value: object) -> RealtimeProtocolEr
 
 def invalid_value(
     param: str, value: object, supported: Iterable[str] | None = None, reason: str | None = None
-) -> RealtimeProtocolError:
+) -> CommandError:
     message = f"Invalid value: '{value}'."
     if supported is not None:
         message += f" Supported values are: {_quote_all(supported)}."
     if reason:
         message += f" {reason}"
-    return RealtimeProtocolError(errors.INVALID_VALUE, message, param)
+    return CommandError(errors.INVALID_VALUE, message, param)
 
 
 def require(obj: Mapping[str, Any], key: str, prefix: str) -> Any:
@@ -91,7 +89,7 @@ def expect_list(value: object, param: str, *, max_length: int | None = None) -> 
     if not isinstance(value, list):
         raise invalid_type(param, "an array", value)
     if max_length is not None and len(value) > max_length:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.ARRAY_ABOVE_MAX_LENGTH,
             f"Invalid '{param}': array too long. Expected an array with maximum length "
             f"{max_length}, but got an array with length {len(value)} instead.",
@@ -104,7 +102,7 @@ def expect_str(value: object, param: str, *, max_length: int | None = None) -> s
     if not isinstance(value, str):
         raise invalid_type(param, "a string", value)
     if max_length is not None and len(value) > max_length:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.STRING_ABOVE_MAX_LENGTH,
             f"Invalid '{param}': string too long. Expected a string with maximum length "
             f"{max_length}, but got a string with length {len(value)} instead.",
@@ -125,14 +123,14 @@ def expect_int(
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_type(param, "an integer", value)
     if minimum is not None and value < minimum:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INTEGER_BELOW_MIN,
             f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, "
             f"but got {value} instead.",
             param,
         )
     if maximum is not None and value > maximum:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INTEGER_ABOVE_MAX,
             f"Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, "
             f"but got {value} instead.",
@@ -150,14 +148,14 @@ def expect_number(
     if number != number or number in (float("inf"), float("-inf")):
         raise invalid_value(param, value, reason="Expected a finite number.")
     if minimum is not None and number < minimum:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.DECIMAL_BELOW_MIN,
             f"Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, "
             f"but got {value} instead.",
             param,
         )
     if maximum is not None and number > maximum:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.DECIMAL_ABOVE_MAX,
             f"Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, "
             f"but got {value} instead.",
@@ -187,7 +185,7 @@ def decode_base64(value: object, param: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INVALID_VALUE,
             f"Invalid '{param}': expected base64-encoded audio bytes.",
             param,

@@ -2,7 +2,7 @@
 
 :func:`parse_client_event` decodes one WebSocket text frame and returns one dataclass per
 client event type, carrying the client's ``event_id``. Anything wrong raises
-:class:`RealtimeProtocolError` with the client's ``event_id`` attached (when it could be read),
+:class:`CommandError` with the client's ``event_id`` attached (when it could be read),
 ready to become an ``error`` event; the connection stays open.
 
 Session payloads are only checked to be objects here: their validation needs the current
@@ -15,7 +15,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bridge.realtime import errors
+from bridge.engine import errors
+from bridge.engine.errors import CommandError
+from bridge.engine.items import Item
+from bridge.engine.response import ResponseParams
 from bridge.realtime._fields import (
     JsonObject,
     decode_base64,
@@ -28,9 +31,8 @@ from bridge.realtime._fields import (
     require,
 )
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.items import Item, parse_client_item
-from bridge.realtime.response import ResponseParams, parse_response_params
+from bridge.realtime.items import parse_client_item
+from bridge.realtime.response import parse_response_params
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # the API's documented limit for one append
 
@@ -140,7 +142,7 @@ def _transcription_session_update(
 def _append(obj: JsonObject, event_id: str | None, dialect: Dialect) -> ClientEvent:
     audio = decode_base64(require(obj, "audio", ""), "audio")
     if len(audio) > MAX_APPEND_BYTES:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INVALID_VALUE,
             f"Invalid 'audio': at most {MAX_APPEND_BYTES} bytes may be appended at once.",
             "audio",
@@ -219,16 +221,16 @@ def client_event_types(dialect: Dialect) -> tuple[str, ...]:
 
 
 def parse_client_event(frame: str | bytes, dialect: Dialect) -> ClientEvent:
-    """Decode and validate one client frame; raise RealtimeProtocolError if it is unusable."""
+    """Decode and validate one client frame; raise CommandError if it is unusable."""
     try:
         text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
         data = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INVALID_JSON, f"The event is not valid JSON: {exc}.", None
         ) from None
     if not isinstance(data, dict):
-        raise RealtimeProtocolError(errors.INVALID_EVENT, "An event must be a JSON object.", None)
+        raise CommandError(errors.INVALID_EVENT, "An event must be a JSON object.", None)
 
     event_id = data.get("event_id")
     if event_id is not None and not isinstance(event_id, str):
@@ -236,11 +238,9 @@ def parse_client_event(frame: str | bytes, dialect: Dialect) -> ClientEvent:
     try:
         kind = data.get("type")
         if kind is None:
-            raise RealtimeProtocolError(
-                errors.INVALID_EVENT, "The 'type' field is missing.", "type"
-            )
+            raise CommandError(errors.INVALID_EVENT, "The 'type' field is missing.", "type")
         if not isinstance(kind, str):
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_EVENT,
                 invalid_type("type", "a string", kind).message,
                 "type",
@@ -248,7 +248,7 @@ def parse_client_event(frame: str | bytes, dialect: Dialect) -> ClientEvent:
         parser = _PARSERS[dialect].get(kind)
         if parser is None:
             error = invalid_value("type", kind, _PARSERS[dialect])
-            raise RealtimeProtocolError(errors.INVALID_EVENT, error.message, "type")
+            raise CommandError(errors.INVALID_EVENT, error.message, "type")
         return parser(data, event_id, dialect)
-    except RealtimeProtocolError as error:
+    except CommandError as error:
         raise error.with_event_id(event_id) from None

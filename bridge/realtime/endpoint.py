@@ -18,19 +18,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bridge.engine import errors
+from bridge.engine import events as ev
+from bridge.engine.config import InputTranscription, SessionConfig
+from bridge.engine.errors import CommandError
+from bridge.engine.session import Emit, RealtimeSession
 from bridge.logging import bind_call, get_logger
-from bridge.realtime import errors
-from bridge.realtime import events as ev
 from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, credential_from
 from bridge.realtime.client_events import parse_client_event
 from bridge.realtime.dialect import Dialect, detect_dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.session import Emit, RealtimeSession
-from bridge.realtime.session_config import (
-    InputTranscription,
-    SessionConfig,
-    apply_update,
-)
+from bridge.realtime.events import render_event
+from bridge.realtime.session_config import apply_update
 from bridge.realtime.session_render import render_session
 
 log = get_logger("bridge.realtime")
@@ -92,7 +90,7 @@ async def realtime_websocket(websocket: WebSocket) -> None:
     dialect = detect_dialect(websocket.headers)
     config = initial_config(websocket, dialect)
     if grant.secret is not None and grant.secret.session:
-        with contextlib.suppress(RealtimeProtocolError):
+        with contextlib.suppress(CommandError):
             config = apply_update(config, grant.secret.session, dialect)
     # Browsers must get one of their offered subprotocols back; never echo the key one.
     chosen = next((p for p in offered if not p.startswith(SUBPROTOCOL_KEY_PREFIX)), None)
@@ -100,8 +98,8 @@ async def realtime_websocket(websocket: WebSocket) -> None:
 
     outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    def emit(event: ev.ServerEvent) -> None:
-        rendered = ev.render_event(event, dialect)
+    def emit(event: ev.EngineEvent) -> None:
+        rendered = render_event(event, dialect)
         if rendered is not None:
             outgoing.put_nowait(rendered)
 
@@ -140,16 +138,16 @@ async def _read(websocket: WebSocket, session: RealtimeSession, emit: Emit, max_
         frame = message.get("text")
         try:
             if frame is None:
-                raise RealtimeProtocolError(
+                raise CommandError(
                     errors.INVALID_EVENT, "Binary frames are not supported; send JSON text frames."
                 )
             if len(frame) > max_bytes:
-                raise RealtimeProtocolError(
+                raise CommandError(
                     "message_too_large",
                     f"Messages may be at most {max_bytes} bytes; this one has {len(frame)}.",
                 )
             await session.handle(parse_client_event(frame, session.dialect))
-        except RealtimeProtocolError as error:
+        except CommandError as error:
             emit(ev.ErrorEvent.from_exception(error))
 
 
@@ -193,7 +191,7 @@ async def beta_sessions(request: Request) -> Response:
         return body
     try:
         config = apply_update(SessionConfig(), body, Dialect.BETA)
-    except RealtimeProtocolError as error:
+    except CommandError as error:
         return _error(400, error.message, error.code)
     secret = request.app.state.runtime.keys.mint(BETA_SECRET_TTL_S, body)
     session = render_session(config, Dialect.BETA, "sess_ephemeral")
@@ -215,7 +213,7 @@ async def ga_client_secrets(request: Request) -> Response:
     payload = body.get("session") or {}
     try:
         config = apply_update(SessionConfig(), payload, Dialect.GA)
-    except RealtimeProtocolError as error:
+    except CommandError as error:
         return _error(400, error.message, error.code)
     secret = request.app.state.runtime.keys.mint(ttl, payload)
     return JSONResponse(

@@ -1,8 +1,6 @@
-"""Conversation items, independent of dialect, with client parsing and per-dialect rendering.
-
-Items are mutable on purpose: the engine streams text, transcripts and arguments into the
-item it is building and flips its ``status`` when done. Audio is kept as raw bytes (decoded
-from the client's base64) and only re-encoded when an event asks for it.
+"""Conversation items on the wire: client parsing and per-dialect rendering of
+:mod:`bridge.engine.items`. Audio is decoded from the client's base64 and only re-encoded when
+an event asks for it.
 
 Dialect differences: assistant content is ``text``/``audio`` in beta and
 ``output_text``/``output_audio`` in GA (either spelling is accepted from clients); user content
@@ -13,9 +11,23 @@ is ``input_text``/``input_audio`` in both; every rendered item carries ``object:
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from bridge.engine.items import (
+    ITEM_STATUSES,
+    ROLES,
+    AudioPart,
+    ContentPart,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputAudioPart,
+    InputTextPart,
+    Item,
+    ItemReference,
+    MessageItem,
+    Role,
+    TextPart,
+)
 from bridge.realtime._fields import (
     JsonObject,
     decode_base64,
@@ -30,79 +42,9 @@ from bridge.realtime._fields import (
     require,
 )
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.ids import new_call_id, new_item_id
 
-Role = Literal["user", "assistant", "system"]
-ItemStatus = Literal["in_progress", "completed", "incomplete"]
-
-ROLES: tuple[Role, ...] = ("user", "assistant", "system")
-ITEM_STATUSES: tuple[ItemStatus, ...] = ("in_progress", "completed", "incomplete")
 ITEM_TYPES = ("message", "function_call", "function_call_output")
 MAX_ITEM_ID_LENGTH = 32  # the API rejects longer client-chosen ids
-
-
-@dataclass(slots=True)
-class InputTextPart:
-    text: str
-
-
-@dataclass(slots=True)
-class InputAudioPart:
-    audio: bytes | None = None
-    transcript: str | None = None  # filled in when input transcription completes
-
-
-@dataclass(slots=True)
-class TextPart:
-    """Assistant text output."""
-
-    text: str = ""
-
-
-@dataclass(slots=True)
-class AudioPart:
-    """Assistant audio output and its transcript."""
-
-    transcript: str = ""
-    audio: bytes | None = None
-
-
-ContentPart = InputTextPart | InputAudioPart | TextPart | AudioPart
-
-
-@dataclass(slots=True)
-class MessageItem:
-    role: Role
-    content: list[ContentPart] = field(default_factory=list)
-    id: str = field(default_factory=new_item_id)
-    status: ItemStatus = "completed"
-
-
-@dataclass(slots=True)
-class FunctionCallItem:
-    name: str
-    arguments: str = ""
-    call_id: str = field(default_factory=new_call_id)
-    id: str = field(default_factory=new_item_id)
-    status: ItemStatus = "completed"
-
-
-@dataclass(slots=True)
-class FunctionCallOutputItem:
-    call_id: str
-    output: str
-    id: str = field(default_factory=new_item_id)
-    status: ItemStatus = "completed"
-
-
-Item = MessageItem | FunctionCallItem | FunctionCallOutputItem
-
-
-@dataclass(frozen=True, slots=True)
-class ItemReference:
-    """``{"type": "item_reference", "id": ...}``: only valid in ``response.create`` input."""
-
-    id: str
 
 
 # Content types each role may carry, keyed by wire name. Assistant parts accept both dialects'

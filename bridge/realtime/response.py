@@ -1,18 +1,18 @@
-"""The response resource and the parameters of ``response.create``.
+"""The response resource on the wire, and the parameters of ``response.create``.
 
 :func:`parse_response_params` validates the optional ``response`` object of ``response.create``
-into :class:`ResponseParams` (every field optional: it overrides the session for one response).
-:func:`new_response` resolves those overrides against the session into a :class:`Response`,
-which the engine fills while generating and :func:`render_response` shows in
+into the engine's :class:`~bridge.engine.response.ResponseParams` (every field optional: it
+overrides the session for one response); :func:`render_response` shows a response in
 ``response.created`` / ``response.done``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from bridge.realtime import errors
+from bridge.engine import errors
+from bridge.engine.errors import CommandError
+from bridge.engine.response import CONVERSATION_MODES, Response, ResponseParams, Usage
 from bridge.realtime._fields import (
     JsonObject,
     expect_choice,
@@ -23,16 +23,8 @@ from bridge.realtime._fields import (
     optional_str,
 )
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.ids import new_response_id
-from bridge.realtime.items import Item, ItemReference, parse_input_item, render_item
+from bridge.realtime.items import parse_input_item, render_item
 from bridge.realtime.session_config import (
-    AudioFormat,
-    FunctionTool,
-    MaxTokens,
-    OutputModality,
-    SessionConfig,
-    ToolChoice,
     parse_audio_format,
     parse_max_output_tokens,
     parse_modalities,
@@ -43,74 +35,9 @@ from bridge.realtime.session_config import (
 )
 from bridge.realtime.session_render import render_audio_format, render_modalities
 
-ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
-StatusReason = Literal["turn_detected", "client_cancelled", "max_output_tokens", "content_filter"]
-ConversationMode = Literal["auto", "none"]
-
-CONVERSATION_MODES: tuple[ConversationMode, ...] = ("auto", "none")
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_VALUE_LENGTH = 512
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseError:
-    """Why a response ``failed`` (``status_details.error``)."""
-
-    type: str
-    code: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
-    cached_tokens: int = 0
-    output_text_tokens: int = 0
-    output_audio_tokens: int = 0
-
-    @property
-    def input_tokens(self) -> int:
-        return self.input_text_tokens + self.input_audio_tokens
-
-    @property
-    def output_tokens(self) -> int:
-        return self.output_text_tokens + self.output_audio_tokens
-
-
-@dataclass(slots=True)
-class Response:
-    output_modalities: tuple[OutputModality, ...]
-    output_audio_format: AudioFormat
-    voice: str
-    max_output_tokens: MaxTokens
-    temperature: float
-    conversation_id: str | None = None  # None for out-of-band (conversation "none") responses
-    id: str = field(default_factory=new_response_id)
-    status: ResponseStatus = "in_progress"
-    reason: StatusReason | None = None  # for cancelled / incomplete
-    error: ResponseError | None = None  # for failed
-    output: list[Item] = field(default_factory=list)
-    usage: Usage | None = None
-    metadata: dict[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseParams:
-    """``response.create`` overrides; ``None`` means "use the session's value"."""
-
-    conversation: ConversationMode = "auto"
-    input: tuple[Item | ItemReference, ...] | None = None  # None: the whole conversation
-    instructions: str | None = None
-    output_modalities: tuple[OutputModality, ...] | None = None
-    voice: str | None = None
-    output_audio_format: AudioFormat | None = None
-    tools: tuple[FunctionTool, ...] | None = None
-    tool_choice: ToolChoice | None = None
-    temperature: float | None = None
-    max_output_tokens: MaxTokens | None = None
-    metadata: dict[str, str] | None = None
 
 
 def parse_response_params(payload: object, dialect: Dialect) -> ResponseParams:
@@ -186,7 +113,7 @@ def parse_response_params(payload: object, dialect: Dialect) -> ResponseParams:
 def _parse_metadata(value: object, param: str) -> dict[str, str]:
     obj = expect_object(value, param)
     if len(obj) > MAX_METADATA_KEYS:
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.INVALID_VALUE,
             f"Invalid '{param}': expected at most {MAX_METADATA_KEYS} keys, got {len(obj)}.",
             param,
@@ -195,36 +122,13 @@ def _parse_metadata(value: object, param: str) -> dict[str, str]:
     for key, entry in obj.items():
         key_param = join(param, key)
         if len(key) > MAX_METADATA_KEY_LENGTH:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.STRING_ABOVE_MAX_LENGTH,
                 f"Invalid '{param}': keys may be at most {MAX_METADATA_KEY_LENGTH} characters.",
                 key_param,
             )
         metadata[key] = expect_str(entry, key_param, max_length=MAX_METADATA_VALUE_LENGTH)
     return metadata
-
-
-def new_response(
-    config: SessionConfig, params: ResponseParams, *, conversation_id: str | None
-) -> Response:
-    """A fresh ``in_progress`` response with the overrides resolved against the session.
-
-    ``conversation_id`` is the default conversation's id; it is dropped for ``conversation:
-    "none"`` responses, which the API reports with a null ``conversation_id``.
-    """
-    return Response(
-        output_modalities=params.output_modalities or config.output_modalities,
-        output_audio_format=params.output_audio_format or config.output_audio_format,
-        voice=params.voice or config.voice,
-        max_output_tokens=(
-            params.max_output_tokens
-            if params.max_output_tokens is not None
-            else config.max_output_tokens
-        ),
-        temperature=params.temperature if params.temperature is not None else config.temperature,
-        conversation_id=conversation_id if params.conversation == "auto" else None,
-        metadata=dict(params.metadata) if params.metadata is not None else None,
-    )
 
 
 def _render_status_details(response: Response) -> JsonObject | None:

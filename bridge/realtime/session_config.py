@@ -1,4 +1,4 @@
-"""The session configuration, independent of dialect, and its parsing.
+"""Parsing a client's session configuration (:mod:`bridge.engine.config`) in either dialect.
 
 :func:`apply_update` validates a client's ``session`` object (``session.update`` in either
 dialect, or beta ``transcription_session.update``) and returns a *new* :class:`SessionConfig`;
@@ -16,10 +16,31 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
-from bridge.realtime import errors
+from bridge.engine import errors
+from bridge.engine.config import (
+    EAGERNESS,
+    MODALITIES,
+    PCM16,
+    PCMA,
+    PCMU,
+    SESSION_KINDS,
+    TOOL_CHOICE_MODES,
+    AudioFormat,
+    FunctionChoice,
+    FunctionTool,
+    InputTranscription,
+    MaxTokens,
+    OutputModality,
+    SemanticVad,
+    ServerVad,
+    SessionConfig,
+    ToolChoice,
+    TurnDetection,
+)
+from bridge.engine.errors import CommandError
 from bridge.realtime._fields import (
     JsonObject,
     expect_bool,
@@ -35,44 +56,11 @@ from bridge.realtime._fields import (
     missing,
 )
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
 
-SessionKind = Literal["realtime", "transcription"]
-Encoding = Literal["pcm16", "pcmu", "pcma"]
-OutputModality = Literal["text", "audio"]
-Eagerness = Literal["low", "medium", "high", "auto"]
-ToolChoiceMode = Literal["auto", "none", "required"]
-MaxTokens = int | Literal["inf"]
-
-SESSION_KINDS: tuple[SessionKind, ...] = ("realtime", "transcription")
-MODALITIES: tuple[OutputModality, ...] = ("text", "audio")
-EAGERNESS: tuple[Eagerness, ...] = ("low", "medium", "high", "auto")
-TOOL_CHOICE_MODES: tuple[ToolChoiceMode, ...] = ("auto", "none", "required")
 TURN_DETECTION_TYPES = ("server_vad", "semantic_vad")
-
-DEFAULT_MODEL = "gpt-realtime"  # a name both SDKs' model literals accept
-DEFAULT_VOICE = "alloy"
-DEFAULT_TEMPERATURE = 0.8
 MAX_TOKENS_LIMIT = 4096  # OpenAI's documented ceiling for an integer limit
 MAX_TOOLS = 128
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """Wire audio: 16-bit little-endian PCM at 24 kHz, or G.711 μ-law / A-law at 8 kHz, mono."""
-
-    encoding: Encoding
-    sample_rate: int
-
-    @property
-    def bytes_per_sample(self) -> int:
-        return 2 if self.encoding == "pcm16" else 1
-
-
-PCM16 = AudioFormat("pcm16", 24_000)
-PCMU = AudioFormat("pcmu", 8_000)
-PCMA = AudioFormat("pcma", 8_000)
 
 _BETA_FORMAT_NAMES: dict[str, AudioFormat] = {"pcm16": PCM16, "g711_ulaw": PCMU, "g711_alaw": PCMA}
 _GA_FORMAT_TYPES: dict[str, AudioFormat] = {
@@ -80,78 +68,6 @@ _GA_FORMAT_TYPES: dict[str, AudioFormat] = {
     "audio/pcmu": PCMU,
     "audio/pcma": PCMA,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class InputTranscription:
-    model: str | None = None
-    language: str | None = None
-    prompt: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ServerVad:
-    # Defaults as documented by both SDKs' docstrings (threshold 0.5, 300 ms, 500 ms). The live
-    # beta server was seen announcing 200 ms silence in session.created; 500 ms is what the
-    # reference promises and what suits phone audio better.
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    create_response: bool = True
-    interrupt_response: bool = True
-    idle_timeout_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SemanticVad:
-    eagerness: Eagerness = "auto"
-    create_response: bool = True
-    interrupt_response: bool = True
-
-
-TurnDetection = ServerVad | SemanticVad | None
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionTool:
-    name: str
-    description: str = ""
-    parameters: JsonObject | None = None  # a JSON schema, kept as the client sent it
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionChoice:
-    """``tool_choice`` forcing one function."""
-
-    name: str
-
-
-ToolChoice = ToolChoiceMode | FunctionChoice
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    kind: SessionKind = "realtime"
-    model: str = DEFAULT_MODEL
-    instructions: str = ""
-    voice: str = DEFAULT_VOICE
-    # Canonical: ("audio",) means audio plus its transcript, ("text",) text only. Beta spells
-    # the former ["text", "audio"], GA ["audio"].
-    output_modalities: tuple[OutputModality, ...] = ("audio",)
-    input_audio_format: AudioFormat = PCM16
-    output_audio_format: AudioFormat = PCM16
-    input_transcription: InputTranscription | None = None
-    turn_detection: TurnDetection = ServerVad()
-    tools: tuple[FunctionTool, ...] = ()
-    tool_choice: ToolChoice = "auto"
-    temperature: float = DEFAULT_TEMPERATURE
-    max_output_tokens: MaxTokens = "inf"
-    speed: float = 1.0
-
-    @property
-    def audio_output(self) -> bool:
-        return "audio" in self.output_modalities
-
 
 # --- field parsers (shared with response.create parameters) -------------------------------
 
@@ -338,7 +254,7 @@ def apply_update(
     ``transcription_session`` marks a beta ``transcription_session.update`` (the session becomes
     a transcription session and only transcription fields count). ``voice_locked`` is set by
     the engine once the assistant has spoken: the API forbids changing the voice after that.
-    Raises :class:`RealtimeProtocolError` naming the offending ``session.*`` param; ``config``
+    Raises :class:`CommandError` naming the offending ``session.*`` param; ``config``
     itself is frozen and never modified.
     """
     session = expect_object(payload, "session")
@@ -349,7 +265,7 @@ def apply_update(
     voice = changes.get("voice")
     if voice_locked and voice is not None and voice != config.voice:
         param = "session.voice" if dialect is Dialect.BETA else "session.audio.output.voice"
-        raise RealtimeProtocolError(
+        raise CommandError(
             errors.CANNOT_UPDATE_VOICE,
             "Cannot update a conversation's voice if assistant audio is present.",
             param,

@@ -7,9 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bridge.realtime._fields import JsonObject
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.session_config import (
+from bridge.engine.config import (
     AudioFormat,
     FunctionChoice,
     FunctionTool,
@@ -20,6 +18,8 @@ from bridge.realtime.session_config import (
     ToolChoice,
     TurnDetection,
 )
+from bridge.realtime._fields import JsonObject
+from bridge.realtime.dialect import Dialect
 
 
 def render_audio_format(fmt: AudioFormat, dialect: Dialect) -> Any:

@@ -39,8 +39,8 @@ from bridge.calls.call import Call
 from bridge.calls.routes import run_call
 from bridge.carriers.base import CallStarted, MediaFormat
 from bridge.config import Settings
+from bridge.engine import events as ev
 from bridge.logging import bind_call, get_logger
-from bridge.realtime import events as ev
 from bridge.sip import sdp
 from bridge.sip.control import SipControl
 from bridge.sip.media import Datagrams, RtpTransport
@@ -353,7 +353,7 @@ class SipServer:
         self.hangup(leg)  # the call ended on our side (or the media died): say goodbye
 
     @staticmethod
-    def _observe(leg: Leg, event: ev.ServerEvent) -> None:
+    def _observe(leg: Leg, event: ev.EngineEvent) -> None:
         if isinstance(event, ev.InputAudioBufferSpeechStarted):
             leg.utterances += 1
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from bridge.engine.errors import CommandError
+from bridge.engine.items import InputTextPart, ItemReference, MessageItem
+from bridge.engine.response import ResponseParams
 from bridge.realtime.client_events import (
     MAX_APPEND_BYTES,
     ClientEvent,
@@ -27,9 +30,6 @@ from bridge.realtime.client_events import (
     parse_client_event,
 )
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.items import InputTextPart, ItemReference, MessageItem
-from bridge.realtime.response import ResponseParams
 from bridge.testing.sdk_validation import validate_client_event
 
 PCM = bytes(range(64))
@@ -356,7 +356,7 @@ INVALID: list[tuple[Dialect, str | bytes, str, str | None, str | None]] = [
 def test_bad_frames(
     dialect: Dialect, frame: str | bytes, code: str, param: str | None, event_id: str | None
 ) -> None:
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_client_event(frame, dialect)
     error = caught.value
     assert (error.code, error.param, error.event_id) == (code, param, event_id)
@@ -365,7 +365,7 @@ def test_bad_frames(
 
 
 def test_unknown_type_lists_the_supported_ones() -> None:
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_client_event('{"type": "transcription_session.update"}', Dialect.GA)
     assert "'session.update'" in caught.value.message
     assert "transcription_session.update'." not in caught.value.message.split("Supported")[1]
@@ -374,7 +374,7 @@ def test_unknown_type_lists_the_supported_ones() -> None:
 def test_oversized_append_is_rejected() -> None:
     audio = base64.b64encode(bytes(MAX_APPEND_BYTES + 2)).decode()
     frame = json.dumps({"type": "input_audio_buffer.append", "audio": audio})
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_client_event(frame, Dialect.GA)
     assert caught.value.param == "audio"
     assert len(caught.value.message) < 200

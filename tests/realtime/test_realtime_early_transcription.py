@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import events as ev
+from bridge.engine.config import InputTranscription, ServerVad, SessionConfig
+from bridge.engine.session import RealtimeSession
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText, Transcript
 from bridge.realtime import client_events as ce
-from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import InputTranscription, ServerVad, SessionConfig
 from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ async def transcribe_turns(audio: bytes, engines: Engines, timeline: list[str]) 
     done: list[str] = []
     finished = asyncio.Event()
 
-    def emit(event: ev.ServerEvent) -> None:
+    def emit(event: ev.EngineEvent) -> None:
         if isinstance(event, ev.InputAudioBufferSpeechStopped):
             timeline.append("speech stopped")
         if isinstance(event, ev.InputAudioTranscriptionCompleted):

@@ -9,16 +9,25 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.events import (
-    WIRE_TYPES,
+from bridge.engine.config import (
+    PCMA,
+    PCMU,
+    FunctionChoice,
+    FunctionTool,
+    InputTranscription,
+    SemanticVad,
+    ServerVad,
+    SessionConfig,
+)
+from bridge.engine.errors import CommandError
+from bridge.engine.events import (
     ConversationCreated,
     ConversationItemAdded,
     ConversationItemDeleted,
     ConversationItemDone,
     ConversationItemRetrieved,
     ConversationItemTruncated,
+    EngineEvent,
     ErrorEvent,
     InputAudioBufferCleared,
     InputAudioBufferCommitted,
@@ -47,13 +56,10 @@ from bridge.realtime.events import (
     ResponseOutputItemDone,
     ResponseTextDelta,
     ResponseTextDone,
-    ServerEvent,
     SessionCreated,
     SessionUpdated,
-    render_event,
-    render_events,
 )
-from bridge.realtime.items import (
+from bridge.engine.items import (
     AudioPart,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -62,17 +68,9 @@ from bridge.realtime.items import (
     MessageItem,
     TextPart,
 )
-from bridge.realtime.response import Response, ResponseError, Usage
-from bridge.realtime.session_config import (
-    PCMA,
-    PCMU,
-    FunctionChoice,
-    FunctionTool,
-    InputTranscription,
-    SemanticVad,
-    ServerVad,
-    SessionConfig,
-)
+from bridge.engine.response import Response, ResponseError, Usage
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.events import WIRE_TYPES, render_event, render_events
 from bridge.testing.sdk_validation import SDK_UNION_GAPS, server_event_types, validate_server_event
 
 RESP = "resp_001"
@@ -159,14 +157,14 @@ def _responses() -> list[Response]:
     ]
 
 
-def _samples() -> list[ServerEvent]:
+def _samples() -> list[EngineEvent]:
     at: dict[str, Any] = {
         "response_id": RESP,
         "item_id": ITEM,
         "output_index": 0,
         "content_index": 0,
     }
-    events: list[ServerEvent] = []
+    events: list[EngineEvent] = []
     for config in CONFIGS.values():
         events += [
             SessionCreated(config, "sess_1"),
@@ -215,7 +213,7 @@ def _samples() -> list[ServerEvent]:
         RateLimitsUpdated(()),
         ErrorEvent("Something broke.", error_type="server_error"),
         ErrorEvent.from_exception(
-            RealtimeProtocolError("invalid_value", "Bad.", "session.voice", event_id="evt_9")
+            CommandError("invalid_value", "Bad.", "session.voice", event_id="evt_9")
         ),
     ]
     for response in _responses():
@@ -235,14 +233,14 @@ def test_every_event_class_has_a_wire_entry_and_a_sample() -> None:
             found |= leaves(sub) if sub.__name__.startswith("_") else {sub}
         return found
 
-    declared = {cls.__name__ for cls in leaves(ServerEvent)}
+    declared = {cls.__name__ for cls in leaves(EngineEvent)}
     assert declared == {cls.__name__ for cls in WIRE_TYPES}
     assert {type(event) for event in SAMPLES} == set(WIRE_TYPES)
 
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
-def test_rendered_event_validates_with_the_sdk(event: ServerEvent, dialect: Dialect) -> None:
+def test_rendered_event_validates_with_the_sdk(event: EngineEvent, dialect: Dialect) -> None:
     rendered = render_event(event, dialect)
     if rendered is None:
         assert WIRE_TYPES[type(event)].type_for(dialect) is None
@@ -295,7 +293,7 @@ def test_rendered_event_validates_with_the_sdk(event: ServerEvent, dialect: Dial
         (SessionCreated(SessionConfig(), "s"), "session.created", "session.created"),
     ],
 )
-def test_wire_names_per_dialect(event: ServerEvent, beta: str | None, ga: str | None) -> None:
+def test_wire_names_per_dialect(event: EngineEvent, beta: str | None, ga: str | None) -> None:
     for dialect, expected in ((Dialect.BETA, beta), (Dialect.GA, ga)):
         rendered = render_event(event, dialect)
         assert (rendered and rendered["type"]) == expected
@@ -349,7 +347,7 @@ def test_item_events_omit_audio_but_retrieved_includes_it() -> None:
 
 
 def test_error_event_echoes_the_client_event_id() -> None:
-    error = RealtimeProtocolError("missing_required_parameter", "Missing.", "item", event_id="e1")
+    error = CommandError("missing_required_parameter", "Missing.", "item", event_id="e1")
     rendered = render_event(ErrorEvent.from_exception(error), Dialect.BETA)
     assert rendered is not None
     assert rendered["error"] == {

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.events import ConversationItemAdded, ConversationItemRetrieved, render_event
-from bridge.realtime.items import (
+from bridge.engine.errors import CommandError
+from bridge.engine.events import ConversationItemAdded, ConversationItemRetrieved
+from bridge.engine.items import (
     AudioPart,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -19,9 +18,10 @@ from bridge.realtime.items import (
     Item,
     MessageItem,
     TextPart,
-    parse_client_item,
-    render_item,
 )
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.events import render_event
+from bridge.realtime.items import parse_client_item, render_item
 from bridge.testing.sdk_validation import validate_client_event, validate_server_event
 
 PCM = b"\x01\x00\x02\x00" * 8
@@ -241,7 +241,7 @@ INVALID: list[tuple[Dialect, Any, str, str]] = [
     ("dialect", "payload", "code", "param"), INVALID, ids=[f"{c[3]}-{c[2]}" for c in INVALID]
 )
 def test_invalid_items(dialect: Dialect, payload: Any, code: str, param: str) -> None:
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_client_item(payload, dialect)
     assert (caught.value.code, caught.value.param) == (code, param)
 
@@ -253,6 +253,6 @@ def test_bad_base64_error_does_not_echo_the_payload() -> None:
         "role": "user",
         "content": [{"type": "input_audio", "audio": junk}],
     }
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_client_item(payload, Dialect.GA)
     assert len(caught.value.message) < 200

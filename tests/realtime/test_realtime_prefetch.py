@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import events as ev
+from bridge.engine.config import ServerVad, SessionConfig
+from bridge.engine.prefetch import Prefetch
+from bridge.engine.responder import LLMRequest
+from bridge.engine.session import RealtimeSession
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta
 from bridge.realtime import client_events as ce
-from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.prefetch import Prefetch
-from bridge.realtime.responder import LLMRequest
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import ServerVad, SessionConfig
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import serve_app
 from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
@@ -43,7 +43,7 @@ class Turn:
         self.said.append(messages[-1]["content"])
         return Reply(f"You said: {messages[-1]['content']}")
 
-    def emit(self, event: ev.ServerEvent) -> None:
+    def emit(self, event: ev.EngineEvent) -> None:
         if isinstance(event, ev.InputAudioBufferSpeechStopped):
             self.timeline.append("speech stopped")
         elif isinstance(event, ev.ResponseCreated):

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bridge.engine.config import PCMA, PCMU, FunctionTool, SessionConfig
+from bridge.engine.errors import CommandError
+from bridge.engine.events import ResponseCreated, ResponseTextDelta
+from bridge.engine.response import ResponseParams, new_response
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.events import ResponseCreated, ResponseTextDelta, render_event
-from bridge.realtime.response import ResponseParams, new_response, parse_response_params
-from bridge.realtime.session_config import PCMA, PCMU, FunctionTool, SessionConfig
+from bridge.realtime.events import render_event
+from bridge.realtime.response import parse_response_params
 from bridge.testing.sdk_validation import validate_server_event
 
 CONFIG = SessionConfig(voice="verse", output_audio_format=PCMU, max_output_tokens=300)
@@ -75,7 +77,7 @@ def test_dialect_specific_names_are_not_mixed() -> None:
     ],
 )
 def test_invalid_response_params(payload: dict[str, Any], param: str) -> None:
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         parse_response_params(payload, Dialect.GA)
     assert caught.value.param == param
 

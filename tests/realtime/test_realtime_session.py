@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import events as ev
+from bridge.engine.config import InputTranscription, SessionConfig
+from bridge.engine.items import InputAudioPart, MessageItem
+from bridge.engine.session import RealtimeSession
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.realtime import client_events as ce
-from bridge.realtime import events as ev
 from bridge.realtime.dialect import Dialect
-from bridge.realtime.items import InputAudioPart, MessageItem
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import InputTranscription, SessionConfig
+from bridge.realtime.events import render_event
 from bridge.testing.sdk_validation import validate_server_event
 from bridge.testing.serve import free_port
 
@@ -36,8 +37,8 @@ async def test_failed_transcription_and_unreachable_llm_are_reported(
     engines = Engines(vad=silero, vad_params=None, stt=BrokenSTT(), tts=piper, llm=llm)  # type: ignore[arg-type]
     seen: list[dict[str, Any]] = []
 
-    def emit(event: ev.ServerEvent) -> None:
-        rendered = ev.render_event(event, dialect)
+    def emit(event: ev.EngineEvent) -> None:
+        rendered = render_event(event, dialect)
         if rendered is not None:
             validate_server_event(rendered, dialect)
             seen.append(rendered)

@@ -7,10 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.events import SessionCreated, SessionUpdated, render_event
-from bridge.realtime.session_config import (
+from bridge.engine.config import (
     PCM16,
     PCMA,
     PCMU,
@@ -20,8 +17,12 @@ from bridge.realtime.session_config import (
     SemanticVad,
     ServerVad,
     SessionConfig,
-    apply_update,
 )
+from bridge.engine.errors import CommandError
+from bridge.engine.events import SessionCreated, SessionUpdated
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.events import render_event
+from bridge.realtime.session_config import apply_update
 from bridge.realtime.session_render import render_session
 from bridge.testing.sdk_validation import validate_client_event, validate_server_event
 
@@ -298,7 +299,7 @@ def test_ga_transcription_session_update() -> None:
 def test_voice_cannot_change_once_locked() -> None:
     config = SessionConfig(voice="alloy")
     assert apply_update(config, {"voice": "alloy"}, Dialect.BETA, voice_locked=True) == config
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         apply_update(
             config,
             {"type": "realtime", "audio": {"output": {"voice": "ash"}}},
@@ -505,7 +506,7 @@ def test_invalid_update_names_the_param_and_changes_nothing(
     # A valid field next to the bad one must not be applied either.
     if isinstance(payload, dict):
         payload = {"instructions": "changed", **payload}
-    with pytest.raises(RealtimeProtocolError) as caught:
+    with pytest.raises(CommandError) as caught:
         apply_update(config, payload, dialect)
     assert (caught.value.code, caught.value.param) == (code, param)
     assert caught.value.type == "invalid_request_error"

@@ -24,7 +24,7 @@ CANNOT_UPDATE_VOICE = "cannot_update_voice"
 
 # Not frozen: Python code (contextlib) assigns ``__traceback__`` on exceptions it re-raises.
 @dataclass(eq=False)
-class RealtimeProtocolError(Exception):
+class CommandError(Exception):
     """A client event the server rejects; the session stays open and an ``error`` event is sent.
 
     ``param`` is the dotted path of the offending field (``session.audio.input.format``) and
@@ -43,7 +43,7 @@ class RealtimeProtocolError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def with_event_id(self, event_id: str | None) -> RealtimeProtocolError:
+    def with_event_id(self, event_id: str | None) -> CommandError:
         """The same error blamed on a client event (validators deep down do not know its id)."""
         if event_id is None or self.event_id is not None:
             return self

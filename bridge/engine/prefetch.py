@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from bridge.engine.responder import LLMRequest, llm_events
 from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta
 from bridge.pipeline.text import ClauseSplitter
-from bridge.realtime.responder import LLMRequest, llm_events
 
 Warm = Callable[[str], Awaitable[None]]
 

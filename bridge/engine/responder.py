@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridge.audio import WireEncoder, bytes_per_second
+from bridge.engine import events as ev
+from bridge.engine.history import History
+from bridge.engine.items import AudioPart, FunctionCallItem, Item, ItemStatus, MessageItem, TextPart
+from bridge.engine.response import Response, ResponseError, StatusReason, Usage
+from bridge.engine.spoken import SpokenText
 from bridge.logging import get_logger
 from bridge.pipeline.llm import (
     ChatLLM,
@@ -27,26 +32,14 @@ from bridge.pipeline.llm import (
 )
 from bridge.pipeline.text import ClauseSplitter
 from bridge.pipeline.tts import TextToSpeech, TTSError
-from bridge.realtime import events as ev
-from bridge.realtime.conversation import Conversation
-from bridge.realtime.items import (
-    AudioPart,
-    FunctionCallItem,
-    Item,
-    ItemStatus,
-    MessageItem,
-    TextPart,
-)
-from bridge.realtime.response import Response, ResponseError, StatusReason, Usage
-from bridge.realtime.spoken import SpokenText
 
 if TYPE_CHECKING:
-    from bridge.realtime.prefetch import Prefetch
+    from bridge.engine.prefetch import Prefetch
 
 log = get_logger("bridge.realtime.responder")
 
 AUDIO_DELTA_MS = 200  # audio per response.audio.delta: small enough to start playing at once
-Emit = Callable[[ev.ServerEvent], None]
+Emit = Callable[[ev.EngineEvent], None]
 
 
 @dataclass
@@ -94,7 +87,7 @@ class ResponseRun:
         llm: ChatLLM,
         tts: TextToSpeech,
         emit: Emit,
-        conversation: Conversation | None,
+        conversation: History | None,
         throttle: Callable[[AssistantAudio], Awaitable[None]] | None = None,
         prefetch: Prefetch | None = None,
     ) -> None:

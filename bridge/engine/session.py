@@ -4,7 +4,7 @@ A :class:`RealtimeSession` takes parsed client events (:meth:`handle`) and repor
 through one ``emit`` callback of dialect-neutral server events, rendered at once by the caller,
 so the order of events is the order of ``emit`` calls. It owns the conversation, the input
 audio buffer with server VAD, a turn worker (transcribe, then respond) and at most one active
-response. A rejected client event raises :class:`RealtimeProtocolError` before any state changes.
+response. A rejected client event raises :class:`CommandError` before any state changes.
 """
 
 from __future__ import annotations
@@ -17,19 +17,14 @@ from typing import Any
 
 from bridge.audio import StreamResampler
 from bridge.config import Settings
-from bridge.logging import get_logger
-from bridge.pipeline.engines import Engines
-from bridge.pipeline.stt import Transcript
-from bridge.pipeline.vad import SpeechStarted, SpeechStopped
-from bridge.realtime import client_events as ce
-from bridge.realtime import errors
-from bridge.realtime import events as ev
-from bridge.realtime.conversation import Conversation, to_chat_messages
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.ids import new_conversation_id, new_item_id, new_session_id
-from bridge.realtime.input_audio import InputAudio, vad_params
-from bridge.realtime.items import (
+from bridge.engine import errors
+from bridge.engine import events as ev
+from bridge.engine.config import FunctionChoice, SessionConfig
+from bridge.engine.errors import CommandError
+from bridge.engine.history import History, to_chat_messages
+from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
+from bridge.engine.input_audio import InputAudio, vad_params
+from bridge.engine.items import (
     AudioPart,
     InputAudioPart,
     InputTextPart,
@@ -37,10 +32,16 @@ from bridge.realtime.items import (
     ItemReference,
     MessageItem,
 )
-from bridge.realtime.prefetch import Prefetch
-from bridge.realtime.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
-from bridge.realtime.response import Response, ResponseParams, new_response
-from bridge.realtime.session_config import FunctionChoice, SessionConfig, apply_update
+from bridge.engine.prefetch import Prefetch
+from bridge.engine.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
+from bridge.engine.response import Response, ResponseParams, new_response
+from bridge.logging import get_logger
+from bridge.pipeline.engines import Engines
+from bridge.pipeline.stt import Transcript
+from bridge.pipeline.vad import SpeechStarted, SpeechStopped
+from bridge.realtime import client_events as ce
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.session_config import apply_update
 
 log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
@@ -48,7 +49,7 @@ STT_RATE = 16_000
 # when it does, the transcript is (nearly) ready instead of only then begun.
 EARLY_TRANSCRIBE_MS = 120
 
-Emit = Callable[[ev.ServerEvent], None]
+Emit = Callable[[ev.EngineEvent], None]
 PlayedMs = Callable[[AssistantAudio], float]
 
 
@@ -79,7 +80,7 @@ class RealtimeSession:
         self.id = new_session_id()
         self.dialect = dialect
         self.config = config or SessionConfig()
-        self.conversation = Conversation()
+        self.conversation = History()
         self.conversation_id = new_conversation_id()
         self._engines = engines
         self._settings = settings
@@ -130,7 +131,7 @@ class RealtimeSession:
     async def handle(self, event: ce.ClientEvent) -> None:
         try:
             await self._dispatch(event)
-        except RealtimeProtocolError as error:
+        except CommandError as error:
             raise error.with_event_id(event.event_id) from None
 
     async def _dispatch(self, event: ce.ClientEvent) -> None:
@@ -168,7 +169,7 @@ class RealtimeSession:
             case ce.ResponseCancel(response_id=response_id):
                 await self._cancel_requested(response_id)
             case ce.OutputAudioBufferClear():
-                raise RealtimeProtocolError(
+                raise CommandError(
                     errors.INVALID_EVENT,
                     "output_audio_buffer.clear is only supported over WebRTC; "
                     "over a WebSocket, stop playback locally and send conversation.item.truncate.",
@@ -346,7 +347,7 @@ class RealtimeSession:
     def create_response(self, params: ResponseParams, *, script: str | None = None) -> None:
         if self.responding:
             assert self._run is not None
-            raise RealtimeProtocolError(
+            raise CommandError(
                 "conversation_already_has_active_response",
                 "Conversation already has an active response in progress: "
                 f"{self._run.response.id}. Wait until the response is finished before creating "
@@ -449,12 +450,12 @@ class RealtimeSession:
 
     async def _cancel_requested(self, response_id: str | None) -> None:
         if not self.responding:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 "response_cancel_not_active", "Cancellation failed: no active response found."
             )
         assert self._run is not None
         if response_id is not None and response_id != self._run.response.id:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE, f"Response '{response_id}' is not active.", "response_id"
             )
         await self._cancel("client_cancelled")
@@ -493,13 +494,13 @@ class RealtimeSession:
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         item = self.conversation.get(item_id)
         if not isinstance(item, MessageItem) or item.role != "assistant":
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE, "Only assistant messages can be truncated.", "item_id"
             )
         if not 0 <= content_index < len(item.content) or not isinstance(
             item.content[content_index], AudioPart
         ):
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE, "The content part is not audio.", "content_index"
             )
         part = item.content[content_index]
@@ -512,7 +513,7 @@ class RealtimeSession:
         )
         duration_ms = len(part.audio or b"") / bytes_per_ms
         if audio_end_ms > duration_ms + 1:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE,
                 f"Audio content of {int(duration_ms)}ms is shorter than {audio_end_ms}ms.",
                 "audio_end_ms",

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bridge.audio import G711Law
+from bridge.engine import errors
+from bridge.engine.config import AudioFormat, SemanticVad, ServerVad, TurnDetection
+from bridge.engine.errors import CommandError
 from bridge.pipeline.vad import (
     SileroVad,
     SpeechEvent,
@@ -17,9 +20,6 @@ from bridge.pipeline.vad import (
     VadParams,
     VadStream,
 )
-from bridge.realtime import errors
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.session_config import AudioFormat, SemanticVad, ServerVad, TurnDetection
 
 MIN_COMMIT_MS = 100  # the API refuses to commit less
 TRAILING_PAD_MS = 200  # silence kept after the last voiced window: Whisper likes a little
@@ -85,14 +85,14 @@ class InputAudio:
     def decode(self, data: bytes) -> bytes:
         """Wire bytes -> PCM, rejecting what cannot be audio in the configured format."""
         if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE,
                 f"Audio must be raw {self.format.encoding} at {self.rate} Hz without a header, "
                 "not a WAV file.",
                 "audio",
             )
         if self._law is None and len(data) % 2:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE,
                 "pcm16 audio must be whole 16-bit samples (an even number of bytes).",
                 "audio",
@@ -103,7 +103,7 @@ class InputAudio:
         pcm = self.decode(data)
         if len(self._buffer) + len(pcm) > self._max_bytes:
             limit_s = self._max_bytes / self._bytes_per_ms / 1000
-            raise RealtimeProtocolError(
+            raise CommandError(
                 "input_audio_buffer_full",
                 f"The input audio buffer holds at most {limit_s:g} s; commit or clear it first.",
                 "audio",
@@ -139,7 +139,7 @@ class InputAudio:
 
     def check_commit(self) -> None:
         if self.buffered_ms < MIN_COMMIT_MS:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 "input_audio_buffer_commit_empty",
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {self.buffered_ms:.2f}ms "

@@ -1,13 +1,13 @@
-"""The conversation: an ordered list of items, and its view as chat-completion messages."""
+"""A conversation's history: an ordered list of items, and its view as chat-completion messages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from bridge.realtime import errors
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.items import (
+from bridge.engine import errors
+from bridge.engine.errors import CommandError
+from bridge.engine.items import (
     AudioPart,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -21,13 +21,11 @@ from bridge.realtime.items import (
 ROOT = "root"  # previous_item_id that inserts at the start
 
 
-def item_not_found(item_id: str, param: str = "item_id") -> RealtimeProtocolError:
-    return RealtimeProtocolError(
-        errors.INVALID_VALUE, f"Item with item_id '{item_id}' not found.", param
-    )
+def item_not_found(item_id: str, param: str = "item_id") -> CommandError:
+    return CommandError(errors.INVALID_VALUE, f"Item with item_id '{item_id}' not found.", param)
 
 
-class Conversation:
+class History:
     def __init__(self, max_items: int = 4096) -> None:
         self._items: list[Item] = []
         self._max_items = max_items
@@ -54,13 +52,13 @@ class Conversation:
     def check_insert(self, item: Item, previous_item_id: str | None) -> None:
         """Raise the error :meth:`insert` would, without changing anything."""
         if any(existing.id == item.id for existing in self._items):
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE, f"Item with id '{item.id}' already exists.", "item.id"
             )
         if previous_item_id not in (None, ROOT):
             self.get(previous_item_id, "previous_item_id")
         if len(self._items) >= self._max_items:
-            raise RealtimeProtocolError(
+            raise CommandError(
                 errors.INVALID_VALUE,
                 f"The conversation holds at most {self._max_items} items.",
                 "item",
