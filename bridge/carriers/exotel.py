@@ -42,7 +42,8 @@ MIN_CHUNK_BYTES = 3200  # Exotel's documented minimum (200 ms at 8 kHz, 100 ms a
 MAX_CHUNK_BYTES = 100_000  # larger chunks time out
 MIN_CHUNK_MS = 100  # Exotel's "100 ms", kept at rates where 3.2 KB is shorter (24 kHz)
 SAMPLE_RATES = (8000, 16000, 24000)
-_RAW_ENCODINGS = ("audio/x-raw", "raw", "audio/l16", "audio/x-l16", "slin")
+# "audio/x-raw" on Exotel's developer portal; "linear16" in Exotel's own AgentStream repository.
+_RAW_ENCODINGS = ("audio/x-raw", "raw", "audio/l16", "audio/x-l16", "slin", "linear16")
 
 
 def _section(message: dict[str, Any], key: str) -> dict[str, Any]:

@@ -39,7 +39,8 @@ from bridge.carriers.base import (
 
 STREAM_TOKEN_HEADER = "x-telnyx-streaming-auth-token"
 TelnyxEncoding = Literal["PCMU", "PCMA"]
-_ENCODINGS: dict[str, Encoding] = {"PCMU": "pcmu", "PCMA": "pcma"}
+# Older Telnyx docs show the start frame's encoding as the MIME name "audio/x-mulaw".
+_ENCODINGS: dict[str, Encoding] = {"PCMU": "pcmu", "PCMA": "pcma", "AUDIO/X-MULAW": "pcmu"}
 # Telnyx accepts 20 ms to 30 s of RTP payload per outbound media frame (8 bytes/ms for G.711).
 _MIN_MEDIA_BYTES = 20 * 8
 _MAX_MEDIA_BYTES = 30_000 * 8
@@ -109,7 +110,10 @@ class TelnyxCodec:
             return [MarkPlayed(name)]
         if event == "error":
             # Telnyx reports frames of ours it refused; the stream goes on, so only log it.
+            # The details sit under "payload"; older Telnyx docs put them under "error".
             error = message.get("payload")
+            if not isinstance(error, dict):
+                error = message.get("error")
             error = error if isinstance(error, dict) else {}
             code, title = error.get("code", "?"), error.get("title", "")
             return [Ignored(f"error {code} {title}: {error.get('detail', '')}".strip())]
