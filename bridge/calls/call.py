@@ -1,11 +1,12 @@
 """One phone call: a carrier codec and its transport joined to the conversation engine.
 
-The call owns the clocks. Inbound frames go through the codec into the session (audio to the
-input buffer with server VAD, digits to the conversation). The session's events come back
-through ``emit``: audio deltas are cut into 20 ms frames and paced out (:mod:`pacer`), marks
-follow the audio so the carrier can tell us what was heard, and when the caller starts talking
-over the agent the carrier's queue is cleared at once and the reply is truncated to what had
-played.
+The call owns the clocks. Inbound frames go through the codec into the conversation (audio
+to the input buffer with server VAD, digits to the conversation). The conversation's events
+come back through ``emit``: audio deltas go out through the call's outbound media path
+(:class:`~bridge.media.outbound.OutboundAudio`: 20 ms frames on deadlines, marks after the
+audio so the carrier can tell us what was heard). The call is the engine's
+:class:`~bridge.calls.listener.PhoneListener`: when the engine decides the caller barged in,
+it reads what was heard and has the call clear the carrier's queue; the call never decides.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.audio import Framer
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
-from bridge.calls.pacer import AudioFrame, MarkRequest, Outgoing, Pacer, Playout
-from bridge.calls.relay import RelaySession
+from bridge.calls.listener import PhoneListener
 from bridge.calls.tools import BUILTIN_TOOLS, tool_arguments
 from bridge.carriers.base import (
     AudioCleared,
@@ -38,40 +37,27 @@ from bridge.carriers.base import (
 )
 from bridge.config import Settings
 from bridge.engine import events as ev
+from bridge.engine.commands import AppendAudio
 from bridge.engine.config import AudioFormat, ServerVad, SessionConfig
-from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
-from bridge.engine.responder import AssistantAudio
+from bridge.engine.conversation import Conversation
+from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem
 from bridge.engine.response import ResponseParams
-from bridge.engine.session import RealtimeSession
+from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
+from bridge.media.outbound import OutboundAudio
+from bridge.media.pacer import AudioFrame, Outgoing
 from bridge.pipeline.engines import Engines
-from bridge.realtime import client_events as ce
-from bridge.realtime.dialect import Dialect
+from bridge.upstream.relay import RelayConversation
 
 log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
-LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the caller has heard
 DEFAULT_LEAD_MS = 200  # audio queued at a carrier that buffers (every WebSocket carrier)
-DEFAULT_BURST_MS = 100  # frames sent per wake-up of the sender (see bridge.calls.pacer)
+DEFAULT_BURST_MS = 100  # frames sent per wake-up of the sender (see bridge.media.pacer)
 
 
 ToolHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 ENDING_TOOLS = frozenset({"end_call", "transfer_call", "goto_node"})
-
-
-class CallSession(Protocol):
-    """What a call needs of its conversation: the local engine or an upstream relay."""
-
-    @property
-    def responding(self) -> bool: ...
-    def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def handle(self, event: ce.InputAudioBufferAppend) -> None: ...
-    def say(self, text: str) -> None: ...
-    def add_user_text(self, text: str) -> MessageItem: ...
-    def add_item(self, item: Item) -> None: ...
-    def create_response(self, params: ResponseParams) -> None: ...
 
 
 class Transport(Protocol):
@@ -115,24 +101,16 @@ class Call:
         self.transport = transport
         self.hooks = hooks or CallHooks()
         self.started: CallStarted | None = None
-        self.session: CallSession | None = None
+        self.session: Conversation | None = None
         self._engines = engines
         self._settings = settings
         self._clock = clock
-        # Carriers that batch audio into chunks (Exotel) need that much more lead.
-        lead_ms = int(getattr(codec, "lead_ms", DEFAULT_LEAD_MS))  # RTP sends in real time
-        self._pacer = Pacer(
-            lead_ms=lead_ms + int(getattr(codec, "chunk_ms", 0)),
-            burst_ms=int(getattr(codec, "burst_ms", DEFAULT_BURST_MS)),
-        )
-        self._playout = Playout(acks=codec.playout_acks == "mark")
-        self._framer: Framer | None = None
+        self._outbound: OutboundAudio | None = None  # known once the call has started
         self._media: MediaFormat | None = None
         self._urgent: list[Frame] = []  # frames that jump the pacing queue (clear, hangup)
         self._wake = asyncio.Event()
         self._all_sent = asyncio.Event()  # set while the pacing queue is empty
         self._all_sent.set()
-        self._heard_at_clear: float | None = None
         self._digits: list[str] = []
         self._digit_timer: asyncio.TimerHandle | None = None
         self._ended = asyncio.Event()
@@ -179,7 +157,7 @@ class Call:
         if self._make_control is not None:
             self.control = self._make_control(self, started)
         self._media = started.media
-        self._framer = Framer(started.media.frame_bytes, started.media.silence[:1])
+        self._outbound = self._outbound_for(started.media)
         session = self._new_session(started.media)
         self.session = session
         log.info("call started", media=started.media.encoding, rate=started.media.sample_rate)
@@ -215,27 +193,40 @@ class Call:
                 await self.transport.close()
             log.info("call ended")
 
-    def _new_session(self, media: MediaFormat) -> CallSession:
+    def _outbound_for(self, media: MediaFormat) -> OutboundAudio:
+        codec = self.codec
+        # Carriers that batch audio into chunks (Exotel) need that much more lead.
+        lead_ms = int(getattr(codec, "lead_ms", DEFAULT_LEAD_MS))  # RTP sends in real time
+        return OutboundAudio(
+            media.frame_bytes,
+            media.silence,
+            media.bytes_per_ms,
+            lead_ms=lead_ms + int(getattr(codec, "chunk_ms", 0)),
+            burst_ms=int(getattr(codec, "burst_ms", DEFAULT_BURST_MS)),
+            acks=codec.playout_acks == "mark",
+        )
+
+    def _new_session(self, media: MediaFormat) -> Conversation:
         settings = self._settings
+        assert self._outbound is not None
+        listener = PhoneListener(self._outbound, self._clock, self._clear_carrier)
         if settings.relay_url:
-            return RelaySession(
+            return RelayConversation(
                 url=settings.relay_url,
                 api_key=settings.relay_api_key,
                 media=AudioFormat(media.encoding, media.sample_rate),
                 emit=self._on_session_event,
-                played_ms=self._played_ms,
+                listener=listener,
                 instructions=settings.system_prompt,
                 voice=settings.relay_voice,
                 tools=BUILTIN_TOOLS,
             )
-        return RealtimeSession(
+        return LocalConversation(
             engines=self._engines,
             settings=settings,
-            dialect=Dialect.GA,
             emit=self._on_session_event,
             config=self._session_config(media),
-            played_ms=self._played_ms,
-            throttle=self._throttle,
+            listener=listener,
         )
 
     def _session_config(self, media: MediaFormat) -> SessionConfig:
@@ -263,15 +254,15 @@ class Call:
             log.warning("bad carrier frame", error=str(exc))
             return []
 
-    async def _receive_loop(self, session: CallSession) -> None:
+    async def _receive_loop(self, session: Conversation) -> None:
         while (frame := await self.transport.receive()) is not None:
             for event in self._parse(frame):
                 if isinstance(event, MediaReceived):
                     for hook in self.hooks.on_audio:
                         hook(event.audio)
-                    await session.handle(ce.InputAudioBufferAppend(None, event.audio))
-                elif isinstance(event, MarkPlayed):
-                    self._playout.acked(event.name, self._clock())
+                    await session.handle(AppendAudio(event.audio))
+                elif isinstance(event, MarkPlayed) and self._outbound is not None:
+                    self._outbound.acked(event.name, self._clock())
                 elif isinstance(event, DtmfReceived):
                     self._on_digit(event.digit)
                 elif isinstance(event, AudioCleared):
@@ -308,15 +299,12 @@ class Call:
     def _on_session_event(self, event: ev.EngineEvent) -> None:
         for hook in self.hooks.on_event:
             hook(event)
-        if isinstance(event, ev.ResponseCreated):
-            self._playout.reset()
-            self._heard_at_clear = None
+        if isinstance(event, ev.ResponseCreated) and self._outbound is not None:
+            self._outbound.start_reply()
         elif isinstance(event, ev.ResponseAudioDelta):
             self._queue_audio(event.audio)
         elif isinstance(event, ev.ResponseAudioDone):
             self._flush_audio()
-        elif isinstance(event, ev.InputAudioBufferSpeechStarted):
-            self._barge_in()
         elif isinstance(event, ev.ResponseDone):
             if event.response.status == "failed":
                 self._apologise()
@@ -376,7 +364,8 @@ class Call:
         """Wait until the caller has heard everything sent so far."""
         await self._all_sent.wait()
         # What is sent plays in real time: wait exactly that long.
-        await asyncio.sleep(self._pacer.buffered_s(self._clock()))
+        if self._outbound is not None:
+            await asyncio.sleep(self._outbound.buffered_s(self._clock()))
 
     async def play_wire(self, audio: bytes) -> None:
         """Play audio already in the call's wire format; wait until it has played."""
@@ -395,10 +384,9 @@ class Call:
         return self._settings
 
     def interrupt_playback(self) -> None:
-        """Stop the agent mid-sentence (a key pressed over a prompt): clear the carrier and
-        cut the reply to what was heard."""
-        self._barge_in()
-        if isinstance(self.session, RealtimeSession):
+        """Stop the agent mid-sentence (a key pressed over a prompt): the engine clears the
+        carrier and cuts the reply to what was heard, as for a spoken barge-in."""
+        if self.session is not None:
             self._spawn(self.session.interrupt())
 
     def _apologise(self) -> None:
@@ -407,62 +395,37 @@ class Call:
             self.session.say(self._settings.fallback_message)
 
     def _queue_audio(self, audio: bytes) -> None:
-        assert self._framer is not None
-        assert self._media is not None
-        for frame in self._framer.push(audio):
-            self._pacer.push(AudioFrame(frame, self._pacer.utterance))
-        self._playout.sent(len(audio) / self._media.bytes_per_ms)
-        if self._playout.acks:
-            self._pacer.push(MarkRequest(self._playout.new_mark()))
+        assert self._outbound is not None
+        self._outbound.push(audio)
         self._all_sent.clear()
         self._wake.set()
 
     def _flush_audio(self) -> None:
-        assert self._framer is not None
-        tail = self._framer.flush(pad=True)
-        if tail:
-            self._pacer.push(AudioFrame(tail, self._pacer.utterance))
+        assert self._outbound is not None
+        self._outbound.flush()
+        if self._outbound.pending:
             self._all_sent.clear()
             self._wake.set()
 
-    def _barge_in(self) -> None:
-        now = self._clock()
-        if not self._pacer.pending and self._pacer.buffered_s(now) <= 0:
-            return  # nothing is playing: nothing to clear
-        self._heard_at_clear = self._playout.heard_ms(now, self._pacer.buffered_s(now))
-        self._pacer.clear(now)
-        if self._framer is not None:
-            self._framer.clear()
+    def _clear_carrier(self) -> None:
+        """The engine cleared its listener: the carrier drops what it has queued, at once."""
         self._urgent.extend(self.codec.clear())
         self._wake.set()
-        log.info("barge-in: cleared carrier audio", heard_ms=round(self._heard_at_clear))
-
-    def _played_ms(self, audio: AssistantAudio) -> float:
-        if self._heard_at_clear is not None:
-            return self._heard_at_clear
-        now = self._clock()
-        return self._playout.heard_ms(now, self._pacer.buffered_s(now))
-
-    async def _throttle(self, audio: AssistantAudio) -> None:
-        """Synthesize at most LOOKAHEAD_MS ahead of what the caller has heard: a barge-in then
-        wastes little work, and synthesis does not starve speech detection of CPU."""
-        now = self._clock()
-        ahead_ms = audio.sent_ms - self._playout.heard_ms(now, self._pacer.buffered_s(now))
-        if ahead_ms > LOOKAHEAD_MS:
-            # Audio plays in real time, so this is exactly how long until we are due again.
-            await asyncio.sleep((ahead_ms - LOOKAHEAD_MS) / 1000)
+        log.info("barge-in: cleared carrier audio")
 
     async def _send_loop(self) -> None:
         """Send urgent frames at once and paced frames on their deadlines."""
         while True:
             while self._urgent:
                 await self.transport.send(self._urgent.pop(0))
-            for frame in carrier_frames(self.codec, self._pacer.due(self._clock())):
+            outbound = self._outbound
+            assert outbound is not None
+            for frame in carrier_frames(self.codec, outbound.due(self._clock())):
                 await self.transport.send(frame)
             self._wake.clear()
-            if not self._pacer.pending:
+            if not outbound.pending:
                 self._all_sent.set()
-            deadline = self._pacer.next_deadline(self._clock())
+            deadline = outbound.next_deadline(self._clock())
             timeout = None if deadline is None else max(0.0, deadline - self._clock())
             if self._urgent:
                 continue

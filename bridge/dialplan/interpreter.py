@@ -44,7 +44,7 @@ from bridge.dialplan.schema import (
 from bridge.dialplan.template import lookup, render, render_value
 from bridge.engine import events as ev
 from bridge.engine.config import FunctionTool, InputTranscription, ServerVad
-from bridge.engine.session import RealtimeSession
+from bridge.engine.conversation import Conversation
 from bridge.logging import get_logger
 
 log = get_logger("bridge.dialplan")
@@ -491,10 +491,10 @@ class Interpreter:
 
     # --- session modes -----------------------------------------------------------------
 
-    def _local_session(self) -> RealtimeSession:
+    def _local_session(self) -> Conversation:
         session = self.call.session
-        if not isinstance(session, RealtimeSession):
-            raise RuntimeError("dialplans run on the local pipeline, not in relay mode")
+        if session is None:
+            raise RuntimeError("the call has no conversation yet")
         return session
 
     def _dialplan_config(self, config: Any) -> Any:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from bridge.engine.responder import LLMRequest, llm_events
+from bridge.engine.llm_request import LLMRequest, llm_events
 from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta
 from bridge.pipeline.text import ClauseSplitter
 

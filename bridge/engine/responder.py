@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.engine import events as ev
 from bridge.engine.history import History
 from bridge.engine.items import AudioPart, FunctionCallItem, Item, ItemStatus, MessageItem, TextPart
+from bridge.engine.listener import AssistantAudio
+from bridge.engine.llm_request import LLMRequest, llm_events
+from bridge.engine.prefetch import Prefetch
 from bridge.engine.response import Response, ResponseError, StatusReason, Usage
-from bridge.engine.spoken import SpokenText
 from bridge.logging import get_logger
 from bridge.pipeline.llm import (
     ChatLLM,
@@ -33,28 +34,10 @@ from bridge.pipeline.llm import (
 from bridge.pipeline.text import ClauseSplitter
 from bridge.pipeline.tts import TextToSpeech, TTSError
 
-if TYPE_CHECKING:
-    from bridge.engine.prefetch import Prefetch
-
 log = get_logger("bridge.realtime.responder")
 
 AUDIO_DELTA_MS = 200  # audio per response.audio.delta: small enough to start playing at once
 Emit = Callable[[ev.EngineEvent], None]
-
-
-@dataclass
-class AssistantAudio:
-    """Playout bookkeeping for an assistant message, for truncation on barge-in."""
-
-    item: MessageItem
-    spoken: SpokenText = field(default_factory=SpokenText)
-    bytes_per_ms: float = 48.0
-    first_audio_at: float | None = None  # monotonic time the first delta went out
-    interrupted: bool = False  # barged in: what was not heard is gone
-
-    @property
-    def sent_ms(self) -> float:
-        return self.spoken.duration_ms
 
 
 @dataclass
@@ -65,17 +48,6 @@ class _Message:
     part: TextPart | AudioPart
     index: int
     encoder: WireEncoder | None  # audio modality only
-
-
-@dataclass
-class LLMRequest:
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    tool_choice: Any
-    temperature: float
-    max_tokens: int | None
-    model: str | None = None
-    script: str | None = None  # speak this text instead of asking the LLM (greetings, prompts)
 
 
 class ResponseRun:
@@ -105,11 +77,7 @@ class ResponseRun:
         self._message: _Message | None = None
         self._calls: dict[int, FunctionCallItem] = {}
         self._encoder: WireEncoder | None = None
-        self._audio_out = (
-            response.audio_output
-            if hasattr(response, "audio_output")
-            else ("audio" in response.output_modalities)
-        )
+        self._audio_out = "audio" in response.output_modalities
 
     # --- the run -------------------------------------------------------------------------
 
@@ -281,18 +249,6 @@ class ResponseRun:
                 self._emit(ev.ConversationItemDone(item))
 
 
-def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
-    """The LLM's stream for ``request``."""
-    return llm.stream(
-        request.messages,
-        tools=request.tools or None,
-        tool_choice=request.tool_choice,
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        model=request.model,
-    )
-
-
 async def _scripted(text: str) -> AsyncIterator[LLMEvent]:
     yield TextDelta(text)
     yield Completed("stop", text)
@@ -308,18 +264,3 @@ def _rate_limits(request: LLMRequest) -> ev.RateLimitsUpdated:
             ev.RateLimit("tokens", limit=tokens, remaining=tokens, reset_seconds=0.0),
         )
     )
-
-
-def chat_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:
-    """Realtime function tools in chat-completions form."""
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": tool.parameters or {"type": "object", "properties": {}},
-            },
-        }
-        for tool in tools
-    ]

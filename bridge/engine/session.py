@@ -1,47 +1,48 @@
-"""The conversation engine behind a realtime session (and, through it, a phone call).
+"""The local conversation engine: one session on the local speech pipeline.
 
-A :class:`RealtimeSession` takes parsed client events (:meth:`handle`) and reports everything
-through one ``emit`` callback of dialect-neutral server events, rendered at once by the caller,
-so the order of events is the order of ``emit`` calls. It owns the conversation, the input
-audio buffer with server VAD, a turn worker (transcribe, then respond) and at most one active
-response. A rejected client event raises :class:`CommandError` before any state changes.
+A :class:`LocalConversation` takes typed commands (:meth:`handle`) and reports everything
+through one ``emit`` callback of plain events, so the order of events is the order of ``emit``
+calls. It owns the conversation history, the input audio buffer with server VAD, a turn worker
+(transcribe, then respond) and at most one active response. It decides barge-in alone
+(:meth:`interrupt`), asking its :class:`~bridge.engine.listener.Listener` what was heard. A
+refused command raises :class:`CommandError` before any state changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from bridge.audio import StreamResampler
 from bridge.config import Settings
+from bridge.engine import commands as cmd
 from bridge.engine import errors
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionChoice, SessionConfig
+from bridge.engine.commands import Command
+from bridge.engine.config import SessionConfig
 from bridge.engine.errors import CommandError
-from bridge.engine.history import History, to_chat_messages
+from bridge.engine.history import History
 from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
 from bridge.engine.input_audio import InputAudio, vad_params
 from bridge.engine.items import (
-    AudioPart,
     InputAudioPart,
     InputTextPart,
     Item,
     ItemReference,
     MessageItem,
 )
+from bridge.engine.listener import AssistantAudio, Listener, WallClockListener, stop_playout
+from bridge.engine.llm_request import LLMRequest, build_request
 from bridge.engine.prefetch import Prefetch
-from bridge.engine.responder import AssistantAudio, LLMRequest, ResponseRun, chat_tools
+from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
+from bridge.engine.truncation import audio_part, truncate_audio
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.stt import Transcript
 from bridge.pipeline.vad import SpeechStarted, SpeechStopped
-from bridge.realtime import client_events as ce
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.session_config import apply_update
 
 log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
@@ -50,7 +51,6 @@ STT_RATE = 16_000
 EARLY_TRANSCRIBE_MS = 120
 
 Emit = Callable[[ev.EngineEvent], None]
-PlayedMs = Callable[[AssistantAudio], float]
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -58,35 +58,24 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-def wall_clock_played_ms(audio: AssistantAudio) -> float:
-    """A WebSocket client plays audio as it arrives: what has had time to play has played."""
-    if audio.first_audio_at is None:
-        return 0.0
-    return min(audio.sent_ms, (time.monotonic() - audio.first_audio_at) * 1000)
-
-
-class RealtimeSession:
+class LocalConversation:
     def __init__(
         self,
         *,
         engines: Engines,
         settings: Settings,
-        dialect: Dialect,
         emit: Emit,
         config: SessionConfig | None = None,
-        played_ms: PlayedMs = wall_clock_played_ms,
-        throttle: Callable[[AssistantAudio], Awaitable[None]] | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.id = new_session_id()
-        self.dialect = dialect
         self.config = config or SessionConfig()
-        self.conversation = History()
-        self.conversation_id = new_conversation_id()
+        self.history = History()
+        self.history_id = new_conversation_id()
         self._engines = engines
         self._settings = settings
         self._emit = emit
-        self._played_ms = played_ms
-        self._throttle = throttle
+        self._listener: Listener = listener or WallClockListener()
         self._input = self._new_input(stream_ms=0.0)
         self._speech_item_id: str | None = None
         self._run: ResponseRun | None = None
@@ -98,7 +87,7 @@ class RealtimeSession:
         self._early: tuple[float, asyncio.Task[Transcript]] | None = None
         self._early_for_item: dict[str, asyncio.Task[Transcript]] = {}
         self._turn_worker: asyncio.Task[None] | None = None
-        self._voice_locked = False
+        self.voice_locked = False
         self._queued_says: list[str] = []
         self._prefetch: Prefetch | None = None
 
@@ -106,7 +95,7 @@ class RealtimeSession:
 
     def start(self) -> None:
         self._emit(ev.SessionCreated(self.config, self.id))
-        self._emit(ev.ConversationCreated(self.conversation_id))
+        self._emit(ev.ConversationCreated(self.history_id))
         self._turn_worker = asyncio.create_task(self._process_turns())
 
     async def close(self) -> None:
@@ -126,55 +115,36 @@ class RealtimeSession:
         task = self._run_task
         return task is not None and not task.done() and task is not asyncio.current_task()
 
-    # --- client events -------------------------------------------------------------------
+    # --- commands ------------------------------------------------------------------------
 
-    async def handle(self, event: ce.ClientEvent) -> None:
-        try:
-            await self._dispatch(event)
-        except CommandError as error:
-            raise error.with_event_id(event.event_id) from None
-
-    async def _dispatch(self, event: ce.ClientEvent) -> None:
-        match event:
-            case ce.SessionUpdate(session=payload):
-                self._update(
-                    apply_update(
-                        self.config, payload, self.dialect, voice_locked=self._voice_locked
-                    )
-                )
-            case ce.TranscriptionSessionUpdate(session=payload):
-                self._update(
-                    apply_update(self.config, payload, self.dialect, transcription_session=True)
-                )
-            case ce.InputAudioBufferAppend(audio=audio):
+    async def handle(self, command: Command) -> None:
+        match command:
+            case cmd.UpdateConfig(config=config):
+                self._update(config)
+            case cmd.AppendAudio(audio=audio):
                 await self._append(audio)
-            case ce.InputAudioBufferCommit():
+            case cmd.CommitAudio():
                 self._input.check_commit()
                 self._commit(self._input.take(), new_item_id(), respond=False)
-            case ce.InputAudioBufferClear():
+            case cmd.ClearAudio():
                 self._input.clear()
                 self._emit(ev.InputAudioBufferCleared())
-            case ce.ConversationItemCreate(item=item, previous_item_id=previous_id):
+            case cmd.CreateItem(item=item, previous_item_id=previous_id):
                 self._create_item(item, previous_id)
-            case ce.ConversationItemRetrieve(item_id=item_id):
-                self._emit(ev.ConversationItemRetrieved(self.conversation.get(item_id)))
-            case ce.ConversationItemTruncate():
-                self.truncate(event.item_id, event.content_index, event.audio_end_ms)
-            case ce.ConversationItemDelete(item_id=item_id):
-                self.conversation.delete(item_id)
+            case cmd.RetrieveItem(item_id=item_id):
+                self._emit(ev.ConversationItemRetrieved(self.history.get(item_id)))
+            case cmd.TruncateItem(item_id=item_id, content_index=index, audio_end_ms=end_ms):
+                self.truncate(item_id, index, end_ms)
+            case cmd.DeleteItem(item_id=item_id):
+                self.history.delete(item_id)
                 self._spoken.pop(item_id, None)
                 self._emit(ev.ConversationItemDeleted(item_id))
-            case ce.ResponseCreate(params=params):
+            case cmd.CreateResponse(params=params):
                 self.create_response(params)
-            case ce.ResponseCancel(response_id=response_id):
+            case cmd.CancelResponse(response_id=response_id):
                 await self._cancel_requested(response_id)
-            case ce.OutputAudioBufferClear():
-                raise CommandError(
-                    errors.INVALID_EVENT,
-                    "output_audio_buffer.clear is only supported over WebRTC; "
-                    "over a WebSocket, stop playback locally and send conversation.item.truncate.",
-                    "type",
-                )
+            case cmd.ClearOutputAudio():
+                self._listener.clear()
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Change the session from the server side (a dialplan switching modes)."""
@@ -260,14 +230,14 @@ class RealtimeSession:
     def _commit(self, pcm: bytes, item_id: str, *, respond: bool) -> None:
         part = InputAudioPart(audio=self._input.encode_for_item(pcm))
         item = MessageItem(role="user", content=[part], id=item_id)
-        previous = self.conversation.insert(item)
+        previous = self.history.insert(item)
         self._emit(ev.InputAudioBufferCommitted(item_id, previous))
         self._emit(ev.ConversationItemAdded(item, previous))
         self._emit(ev.ConversationItemDone(item, previous))
         self._queue_transcription(item, respond=respond)
 
     def _create_item(self, item: Item, previous_id: str | None) -> None:
-        previous = self.conversation.insert(item, previous_id)
+        previous = self.history.insert(item, previous_id)
         self._emit(ev.ConversationItemAdded(item, previous))
         self._emit(ev.ConversationItemDone(item, previous))
         needs_transcript = isinstance(item, MessageItem) and any(
@@ -354,7 +324,7 @@ class RealtimeSession:
                 "a new one.",
             )
         items = self._response_input(params)
-        response = new_response(self.config, params, conversation_id=self.conversation_id)
+        response = new_response(self.config, params, conversation_id=self.history_id)
 
         async def request() -> LLMRequest:
             # The LLM reads transcripts: wait for any input still being transcribed.
@@ -370,32 +340,25 @@ class RealtimeSession:
             llm=self._engines.llm,
             tts=self._engines.tts_for(response.voice),
             emit=self._emit,
-            conversation=self.conversation if params.conversation == "auto" else None,
-            throttle=self._throttle,
+            conversation=self.history if params.conversation == "auto" else None,
+            throttle=self._listener.throttle,
             prefetch=prefetch,
         )
         self._run = run
         self._run_task = asyncio.create_task(self._respond(run))
         if "audio" in response.output_modalities:
-            self._voice_locked = True
+            self.voice_locked = True
 
     def _llm_request(
         self, items: list[Item], params: ResponseParams, response: Response, script: str | None
     ) -> LLMRequest:
-        config = self.config
-        instructions = (
-            params.instructions if params.instructions is not None else config.instructions
-        )
-        tools = params.tools if params.tools is not None else config.tools
-        choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
-        limit = response.max_output_tokens
-        return LLMRequest(
-            messages=to_chat_messages(items, instructions or self._settings.system_prompt),
-            tools=chat_tools(tools),
-            tool_choice=_chat_tool_choice(choice) if tools else None,
-            temperature=response.temperature,
-            max_tokens=None if limit == "inf" else limit,
-            model=self._settings.llm_model_for(config.model),
+        return build_request(
+            self.config,
+            items,
+            params,
+            response,
+            default_instructions=self._settings.system_prompt,
+            model=self._settings.llm_model_for(self.config.model),
             script=script,
         )
 
@@ -418,8 +381,8 @@ class RealtimeSession:
             return
         turn = MessageItem(role="user", content=[InputAudioPart(transcript=job.result().text)])
         params = ResponseParams()
-        response = new_response(self.config, params, conversation_id=self.conversation_id)
-        request = self._llm_request([*self.conversation, turn], params, response, None)
+        response = new_response(self.config, params, conversation_id=self.history_id)
+        request = self._llm_request([*self.history, turn], params, response, None)
         tts = self._engines.tts_for(response.voice)
         warm = getattr(tts, "warm", None) if "audio" in response.output_modalities else None
         self._drop_prefetch()
@@ -439,11 +402,11 @@ class RealtimeSession:
 
     def _response_input(self, params: ResponseParams) -> list[Item]:
         if params.input is None:
-            return list(self.conversation)
+            return list(self.history)
         items: list[Item] = []
         for index, entry in enumerate(params.input):
             if isinstance(entry, ItemReference):
-                items.append(self.conversation.get(entry.id, f"response.input[{index}].id"))
+                items.append(self.history.get(entry.id, f"response.input[{index}].id"))
             else:
                 items.append(entry)
         return items
@@ -476,60 +439,23 @@ class RealtimeSession:
         audio = self._run.audio if self._run is not None else None
         if audio is None or audio.interrupted:
             return False
-        return self._played_ms(audio) < audio.sent_ms - 1
+        return self._listener.heard_ms(audio) < audio.sent_ms - 1
 
     async def interrupt(self) -> None:
-        """The user barged in: stop the reply and forget what they did not hear."""
+        """The caller barged in. Decided here only, in this order: read what the listener has
+        heard, tell it to clear, cancel the reply, and truncate the reply to what was heard."""
         run = self._run
-        await self._cancel("turn_detected")
         audio = run.audio if run is not None else None
-        if audio is None or audio.item not in self.conversation:
+        heard = stop_playout(self._listener, audio)
+        await self._cancel("turn_detected")
+        if audio is None or audio.item not in self.history:
             return
         self._spoken[audio.item.id] = audio
-        audio.interrupted = True
-        heard = int(self._played_ms(audio))
-        if heard < audio.sent_ms - 1:
+        if heard is not None:
             self.truncate(audio.item.id, 0, heard)
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
-        item = self.conversation.get(item_id)
-        if not isinstance(item, MessageItem) or item.role != "assistant":
-            raise CommandError(
-                errors.INVALID_VALUE, "Only assistant messages can be truncated.", "item_id"
-            )
-        if not 0 <= content_index < len(item.content) or not isinstance(
-            item.content[content_index], AudioPart
-        ):
-            raise CommandError(
-                errors.INVALID_VALUE, "The content part is not audio.", "content_index"
-            )
-        part = item.content[content_index]
-        assert isinstance(part, AudioPart)
+        part = audio_part(self.history.get(item_id), content_index)
         record = self._spoken.get(item_id)
-        bytes_per_ms = (
-            record.bytes_per_ms
-            if record
-            else self.config.output_audio_format.sample_rate * 2 / 1000
-        )
-        duration_ms = len(part.audio or b"") / bytes_per_ms
-        if audio_end_ms > duration_ms + 1:
-            raise CommandError(
-                errors.INVALID_VALUE,
-                f"Audio content of {int(duration_ms)}ms is shorter than {audio_end_ms}ms.",
-                "audio_end_ms",
-            )
-        cut = int(audio_end_ms * bytes_per_ms)
-        part.audio = (part.audio or b"")[: cut - cut % 2]
-        if record is not None:
-            part.transcript = record.spoken.heard_until(audio_end_ms)
-        else:
-            words = part.transcript.split()
-            share = audio_end_ms / duration_ms if duration_ms else 0
-            part.transcript = " ".join(words[: round(len(words) * share)])
+        truncate_audio(part, audio_end_ms, self.config.output_audio_format, record)
         self._emit(ev.ConversationItemTruncated(item_id, content_index, audio_end_ms))
-
-
-def _chat_tool_choice(choice: Any) -> Any:
-    if isinstance(choice, FunctionChoice):
-        return {"type": "function", "function": {"name": choice.name}}
-    return choice

@@ -22,12 +22,11 @@ from bridge.engine import errors
 from bridge.engine import events as ev
 from bridge.engine.config import InputTranscription, SessionConfig
 from bridge.engine.errors import CommandError
-from bridge.engine.session import Emit, RealtimeSession
+from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
 from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, credential_from
-from bridge.realtime.client_events import parse_client_event
 from bridge.realtime.dialect import Dialect, detect_dialect
-from bridge.realtime.events import render_event
+from bridge.realtime.server import ServerConnection
 from bridge.realtime.session_config import apply_update
 from bridge.realtime.session_render import render_session
 
@@ -87,7 +86,7 @@ async def realtime_websocket(websocket: WebSocket) -> None:
         )
         return
 
-    dialect = detect_dialect(websocket.headers)
+    dialect = detect_dialect(websocket.headers, offered)
     config = initial_config(websocket, dialect)
     if grant.secret is not None and grant.secret.session:
         with contextlib.suppress(CommandError):
@@ -97,14 +96,11 @@ async def realtime_websocket(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=chosen)
 
     outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    def emit(event: ev.EngineEvent) -> None:
-        rendered = render_event(event, dialect)
-        if rendered is not None:
-            outgoing.put_nowait(rendered)
-
-    session = RealtimeSession(
-        engines=runtime.engines, settings=settings, dialect=dialect, emit=emit, config=config
+    connection = ServerConnection(
+        dialect, outgoing.put_nowait, max_message_bytes=settings.max_message_bytes
+    )
+    session = LocalConversation(
+        engines=runtime.engines, settings=settings, emit=connection.send, config=config
     )
     runtime.sessions += 1
     with bind_call(session_id=session.id):
@@ -113,9 +109,9 @@ async def realtime_websocket(websocket: WebSocket) -> None:
         session.start()
         try:
             async with asyncio.timeout(settings.max_session_s):
-                await _read(websocket, session, emit, settings.max_message_bytes)
+                await _read(websocket, connection, session)
         except TimeoutError:
-            emit(
+            connection.send(
                 ev.ErrorEvent(
                     f"Your session hit the maximum duration of {settings.max_session_s:g} s.",
                     code="session_expired",
@@ -130,25 +126,17 @@ async def realtime_websocket(websocket: WebSocket) -> None:
             log.info("realtime session ended")
 
 
-async def _read(websocket: WebSocket, session: RealtimeSession, emit: Emit, max_bytes: int) -> None:
+async def _read(
+    websocket: WebSocket, connection: ServerConnection, session: LocalConversation
+) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        frame = message.get("text")
-        try:
-            if frame is None:
-                raise CommandError(
-                    errors.INVALID_EVENT, "Binary frames are not supported; send JSON text frames."
-                )
-            if len(frame) > max_bytes:
-                raise CommandError(
-                    "message_too_large",
-                    f"Messages may be at most {max_bytes} bytes; this one has {len(frame)}.",
-                )
-            await session.handle(parse_client_event(frame, session.dialect))
-        except CommandError as error:
-            emit(ev.ErrorEvent.from_exception(error))
+        text = message.get("text")
+        await connection.receive(
+            text if text is not None else bytes(message.get("bytes") or b""), session
+        )
 
 
 async def _write(websocket: WebSocket, outgoing: asyncio.Queue[dict[str, Any]]) -> None:

@@ -159,7 +159,7 @@ async def test_socket_dropped_mid_reply_ends_the_call_without_leaking_tasks(
     leftovers = [
         t
         for t in asyncio.all_tasks()
-        if any(name in repr(t.get_coro()) for name in ("Call.", "RealtimeSession", "ResponseRun"))
+        if any(name in repr(t.get_coro()) for name in ("Call.", "LocalConversation", "ResponseRun"))
     ]
     assert not leftovers
 

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import commands as cmd
 from bridge.engine import events as ev
 from bridge.engine.config import InputTranscription, ServerVad, SessionConfig
-from bridge.engine.session import RealtimeSession
+from bridge.engine.session import LocalConversation
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText, Transcript
-from bridge.realtime import client_events as ce
-from bridge.realtime.dialect import Dialect
 from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -57,12 +56,10 @@ async def transcribe_turns(audio: bytes, engines: Engines, timeline: list[str]) 
         input_transcription=InputTranscription("whisper-1"),
         turn_detection=ServerVad(create_response=False),
     )
-    session = RealtimeSession(
-        engines=engines, settings=Settings(), dialect=Dialect.GA, emit=emit, config=config
-    )
+    session = LocalConversation(engines=engines, settings=Settings(), emit=emit, config=config)
     session.start()
     for offset in range(0, len(audio), CHUNK):
-        await session.handle(ce.InputAudioBufferAppend(None, audio[offset : offset + CHUNK]))
+        await session.handle(cmd.AppendAudio(audio[offset : offset + CHUNK]))
     await finished.wait()
     await session.close()
     return done

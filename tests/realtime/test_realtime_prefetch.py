@@ -11,15 +11,14 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import commands as cmd
 from bridge.engine import events as ev
 from bridge.engine.config import ServerVad, SessionConfig
 from bridge.engine.prefetch import Prefetch
 from bridge.engine.responder import LLMRequest
-from bridge.engine.session import RealtimeSession
+from bridge.engine.session import LocalConversation
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta
-from bridge.realtime import client_events as ce
-from bridge.realtime.dialect import Dialect
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import serve_app
 from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
@@ -63,10 +62,9 @@ async def run_turn(audio: bytes, engines: Any, settings: Settings) -> Turn:
     async with serve_app(llm.app()) as url:
         chat = ChatLLM(base_url=f"{url}/v1", api_key="", model="m", timeout_s=5)
         vad, stt, tts = engines
-        session = RealtimeSession(
+        session = LocalConversation(
             engines=Engines(vad=vad, vad_params=None, stt=stt, tts=tts, llm=chat),
             settings=settings,
-            dialect=Dialect.GA,
             emit=turn.emit,
             config=dataclasses.replace(
                 SessionConfig(), turn_detection=ServerVad(silence_duration_ms=1000)
@@ -77,7 +75,7 @@ async def run_turn(audio: bytes, engines: Any, settings: Settings) -> Turn:
         start = loop.time()
         for index, offset in enumerate(range(0, len(audio), CHUNK)):
             await asyncio.sleep(max(0.0, start + index * 0.02 - loop.time()))  # a live caller
-            await session.handle(ce.InputAudioBufferAppend(None, audio[offset : offset + CHUNK]))
+            await session.handle(cmd.AppendAudio(audio[offset : offset + CHUNK]))
         await asyncio.wait_for(turn.done.wait(), 20)
         await session.close()
         await chat.close()

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings
+from bridge.engine import commands as cmd
 from bridge.engine import events as ev
 from bridge.engine.config import InputTranscription, SessionConfig
 from bridge.engine.items import InputAudioPart, MessageItem
-from bridge.engine.session import RealtimeSession
+from bridge.engine.session import LocalConversation
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
-from bridge.realtime import client_events as ce
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.events import render_event
 from bridge.testing.sdk_validation import validate_server_event
@@ -46,13 +46,11 @@ async def test_failed_transcription_and_unreachable_llm_are_reported(
     config = dataclasses.replace(
         SessionConfig(), input_transcription=InputTranscription("whisper-1")
     )
-    session = RealtimeSession(
-        engines=engines, settings=Settings(), dialect=dialect, emit=emit, config=config
-    )
+    session = LocalConversation(engines=engines, settings=Settings(), emit=emit, config=config)
     session.start()
     item = MessageItem("user", [InputAudioPart(audio=bytes(48_000))])
-    await session.handle(ce.ConversationItemCreate(None, item))
-    await session.handle(ce.ResponseCreate("evt_go", ce.ResponseParams()))
+    await session.handle(cmd.CreateItem(item))
+    await session.handle(cmd.CreateResponse())
     assert session._run_task is not None
     await session._run_task
     await session.close()

@@ -1,4 +1,4 @@
-"""Outbound audio pacing and playout tracking for a call (sans-I/O: the caller passes ``now``).
+"""Outbound audio pacing and playout tracking (sans-I/O: the caller passes ``now``).
 
 Carriers play what they receive in real time and buffer the rest. Sending everything at once
 would make barge-in slow (a clear cannot always recall what is queued) and sending late would
@@ -11,7 +11,7 @@ than the frame it sends, and the carrier's buffer still keeps ``lead_ms - burst_
 against a late timer.
 
 Marks ride in the same queue, so a mark goes out right after the audio it follows. Positions
-are milliseconds of audio sent in the current *utterance* (reset by :meth:`start_utterance`).
+are milliseconds of audio sent in the current reply (reset by :meth:`Playout.reset`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class AudioFrame:
     audio: bytes
-    utterance: int
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,6 @@ class Pacer:
         self.burst_s = burst_ms / 1000
         self._queue: deque[Outgoing] = deque()
         self.play_clock = 0.0  # when all sent audio will have finished playing
-        self.utterance = 0
 
     @property
     def pending(self) -> bool:

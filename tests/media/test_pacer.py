@@ -6,13 +6,13 @@ import json
 import pytest
 
 from bridge.calls.call import carrier_frames
-from bridge.calls.pacer import AudioFrame, MarkRequest, Pacer, Playout
 from bridge.carriers.jambonz import JambonzCodec
 from bridge.carriers.twilio import TwilioCodec
+from bridge.media.pacer import AudioFrame, MarkRequest, Pacer, Playout
 
 
 def frames(n: int) -> list[AudioFrame]:
-    return [AudioFrame(bytes(160), 0) for _ in range(n)]
+    return [AudioFrame(bytes(160)) for _ in range(n)]
 
 
 def test_frames_go_out_on_absolute_deadlines_at_most_200_ms_ahead() -> None:
@@ -103,7 +103,7 @@ def test_playout_without_acks_follows_the_pacing_clock() -> None:
 
 
 def test_carriers_that_take_it_get_a_burst_as_one_message() -> None:
-    burst = [AudioFrame(bytes([n]) * 160, 0) for n in range(5)]
+    burst = [AudioFrame(bytes([n]) * 160) for n in range(5)]
     items = [*burst[:3], MarkRequest("m1"), *burst[3:]]
     twilio = [json.loads(str(f)) for f in carrier_frames(TwilioCodec(), items)]
     assert [m["event"] for m in twilio] == ["media", "mark", "media"]

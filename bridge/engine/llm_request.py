@@ -1,0 +1,87 @@
+"""What one response asks of the LLM, built from the session, the response and its input.
+
+Two equal requests get the same reply, which is what lets a prefetched reply
+(:mod:`bridge.engine.prefetch`) be adopted by the response that would have asked the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.engine.config import FunctionChoice, FunctionTool, SessionConfig, ToolChoice
+from bridge.engine.history import to_chat_messages
+from bridge.engine.items import Item
+from bridge.engine.response import Response, ResponseParams
+from bridge.pipeline.llm import ChatLLM, LLMEvent
+
+
+@dataclass
+class LLMRequest:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    tool_choice: Any
+    temperature: float
+    max_tokens: int | None
+    model: str | None = None
+    script: str | None = None  # speak this text instead of asking the LLM (greetings, prompts)
+
+
+def build_request(
+    config: SessionConfig,
+    items: list[Item],
+    params: ResponseParams,
+    response: Response,
+    *,
+    default_instructions: str,
+    model: str | None,
+    script: str | None = None,
+) -> LLMRequest:
+    """The request for ``response``: ``params`` override the session for this one response."""
+    instructions = params.instructions if params.instructions is not None else config.instructions
+    tools = params.tools if params.tools is not None else config.tools
+    choice = params.tool_choice if params.tool_choice is not None else config.tool_choice
+    limit = response.max_output_tokens
+    return LLMRequest(
+        messages=to_chat_messages(items, instructions or default_instructions),
+        tools=chat_tools(tools),
+        tool_choice=_chat_tool_choice(choice) if tools else None,
+        temperature=response.temperature,
+        max_tokens=None if limit == "inf" else limit,
+        model=model,
+        script=script,
+    )
+
+
+def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    """The LLM's stream for ``request``."""
+    return llm.stream(
+        request.messages,
+        tools=request.tools or None,
+        tool_choice=request.tool_choice,
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+        model=request.model,
+    )
+
+
+def chat_tools(tools: Sequence[FunctionTool]) -> list[dict[str, Any]]:
+    """Realtime function tools in chat-completions form."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in tools
+    ]
+
+
+def _chat_tool_choice(choice: ToolChoice) -> Any:
+    if isinstance(choice, FunctionChoice):
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice

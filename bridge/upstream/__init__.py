@@ -1,0 +1,1 @@
+"""Conversations that run elsewhere: the relay to an upstream ``/v1/realtime`` server."""
