@@ -36,11 +36,13 @@ from aiosipua import (
 )
 
 from bridge.calls.call import Call
-from bridge.calls.routes import run_call
 from bridge.carriers.base import CallStarted, MediaFormat
 from bridge.config import Settings
+from bridge.doors.admission import Refused, Ticket
+from bridge.doors.carriers import run_call
 from bridge.engine import events as ev
 from bridge.logging import bind_call, get_logger
+from bridge.runtime import Runtime
 from bridge.sip import sdp
 from bridge.sip.control import SipControl
 from bridge.sip.media import Datagrams, RtpTransport
@@ -135,7 +137,7 @@ class _UdpTransport(UdpSipTransport):
 
 
 class SipServer:
-    def __init__(self, runtime: Any, settings: Settings) -> None:
+    def __init__(self, runtime: Runtime, settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
         self.host = settings.sip_host or settings.host
@@ -278,63 +280,69 @@ class SipServer:
             self._invites.pop(incoming.call_id, None)
 
     async def _answer_invite(self, incoming: IncomingCall) -> None:
-        runtime, settings = self.runtime, self.settings
+        runtime = self.runtime
         with bind_call(call_id=incoming.call_id, carrier="sip"):
             if not self._allowed_source(incoming.source_addr):
                 log.warning("refused a call from a source not allowed", source=incoming.source_addr)
                 incoming.reject(403, "Forbidden")
                 return
-            if runtime.engines is None or runtime.sessions >= settings.max_sessions:
+            ticket = runtime.admission.admit("sip")
+            if isinstance(ticket, Refused):
                 incoming.reject(503, "Service Unavailable")
                 return
-            if incoming.sdp_offer is None:
-                incoming.reject(488, "Not Acceptable Here")  # we need the offer in the INVITE
-                return
-            try:
-                rtp = await self._bind_rtp()
-            except OSError as exc:
-                log.error("no RTP port for a call", error=str(exc))
-                incoming.reject(503, "Service Unavailable")
-                return
-            try:
-                answer, negotiated = sdp.answer(incoming.sdp_offer, self.public_host, rtp.port)
-            except SdpNegotiationError as exc:
-                log.info("no common codec", error=str(exc))
-                await rtp.close()
-                incoming.reject(488, "Not Acceptable Here")
-                return
-            rtp.redirect(negotiated.remote)
-            codec = RtpCodec(negotiated.params)
-            leg = Leg(incoming.call_id, incoming.source_addr, rtp, codec, incoming=incoming)
-            self._hold(leg, negotiated.held)
-            self.legs[leg.call_id] = leg
-            try:
-                incoming.ringing()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(settings.sip_ring_ms / 1000):
-                        await leg.cancelled.wait()
-                if leg.cancelled.is_set():
-                    log.info("caller cancelled while ringing")
-                    leg.ended_by = "cancel"
-                    return
-                incoming.accept(answer)
-                leg.answered = True
-                started = CallStarted(
-                    call_id=incoming.call_id,
-                    media=MediaFormat(negotiated.params.encoding, CLOCK_RATE),
-                    from_number=_user(incoming.invite.headers.get_first("from") or ""),
-                    to_number=_user(incoming.invite.uri),
-                    parameters=dict(incoming.x_headers),
-                )
-                await self._serve(leg, started)
-            finally:
-                await self._finish(leg)
+            with ticket:
+                await self._admitted(incoming, ticket)
 
-    async def _serve(self, leg: Leg, started: CallStarted) -> None:
+    async def _admitted(self, incoming: IncomingCall, ticket: Ticket) -> None:
+        settings = self.settings
+        if incoming.sdp_offer is None:
+            incoming.reject(488, "Not Acceptable Here")  # we need the offer in the INVITE
+            return
+        try:
+            rtp = await self._bind_rtp()
+        except OSError as exc:
+            log.error("no RTP port for a call", error=str(exc))
+            incoming.reject(503, "Service Unavailable")
+            return
+        try:
+            answer, negotiated = sdp.answer(incoming.sdp_offer, self.public_host, rtp.port)
+        except SdpNegotiationError as exc:
+            log.info("no common codec", error=str(exc))
+            await rtp.close()
+            incoming.reject(488, "Not Acceptable Here")
+            return
+        rtp.redirect(negotiated.remote)
+        codec = RtpCodec(negotiated.params)
+        leg = Leg(incoming.call_id, incoming.source_addr, rtp, codec, incoming=incoming)
+        self._hold(leg, negotiated.held)
+        self.legs[leg.call_id] = leg
+        try:
+            incoming.ringing()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.sip_ring_ms / 1000):
+                    await leg.cancelled.wait()
+            if leg.cancelled.is_set():
+                log.info("caller cancelled while ringing")
+                leg.ended_by = "cancel"
+                return
+            incoming.accept(answer)
+            leg.answered = True
+            started = CallStarted(
+                call_id=incoming.call_id,
+                media=MediaFormat(negotiated.params.encoding, CLOCK_RATE),
+                from_number=_user(incoming.invite.headers.get_first("from") or ""),
+                to_number=_user(incoming.invite.uri),
+                parameters=dict(incoming.x_headers),
+            )
+            await self._serve(leg, started, ticket)
+        finally:
+            await self._finish(leg)
+
+    async def _serve(self, leg: Leg, started: CallStarted, ticket: Ticket) -> None:
         call = Call(
             leg.codec,
             leg.rtp,
-            engines=self.runtime.engines,
+            engines=ticket.engines,
             settings=self.settings,
             control=lambda call, _: SipControl(self, leg, call),
             controller=self.runtime.call_flow,
@@ -343,7 +351,7 @@ class SipServer:
         call.hooks.on_event.append(lambda event: self._observe(leg, event))
         filler = asyncio.create_task(self._fill_silence(leg, started.media))
         try:
-            await run_call(self.runtime, call, started)
+            await run_call(self.runtime, call, ticket, started)
         finally:
             filler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -484,6 +492,16 @@ class SipServer:
     async def dial(self, target: str) -> str:
         """Call ``target`` (a number, sent to the trunk, or a SIP URI) and serve it like any
         other call. Returns the Call-ID once answered; raises SipError otherwise."""
+        ticket = self.runtime.admission.admit("sip")
+        if isinstance(ticket, Refused):
+            raise SipError(ticket.message, 503)
+        try:
+            return await self._dial(target, ticket)
+        except BaseException:
+            ticket.release()
+            raise
+
+    async def _dial(self, target: str, ticket: Ticket) -> str:
         settings = self.settings
         uri = target if target.startswith("sip:") else self._trunk_uri(target)
         parsed = parse_uri(uri)
@@ -526,7 +544,7 @@ class SipServer:
 
         async def serve() -> None:
             try:
-                await self._serve(leg, started)
+                await self._serve(leg, started, ticket)
             finally:
                 await self._finish(leg)
 

@@ -1,4 +1,4 @@
-"""HTTP and WebSocket front doors for carriers: webhooks, one media route per carrier, and a
+"""The carrier doors: webhooks, one media route per carrier, and a
 shared ``/media`` route that recognises the carrier from its first message."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -26,7 +25,9 @@ from bridge.carriers.telnyx import STREAM_TOKEN_HEADER, TelnyxCodec, stream_toke
 from bridge.carriers.twilio import TwilioCodec, connect_stream_twiml, valid_twilio_signature
 from bridge.carriers.vonage import VonageCodec
 from bridge.config import Settings
+from bridge.doors.admission import Refused, Ticket
 from bridge.logging import get_logger
+from bridge.runtime import Runtime
 
 log = get_logger("bridge.calls")
 
@@ -115,31 +116,34 @@ def rest_control(
     return None  # in-band: the protocol's hang-up frame, or closing the connection
 
 
-async def run_call(runtime: Any, call: Call, started: CallStarted | None = None) -> None:
-    """Count and register a live call for its lifetime."""
-    runtime.sessions += 1
-    await runtime.calls.add(call)
-    try:
-        await call.run(started)
-    finally:
-        runtime.sessions -= 1
-        await runtime.calls.discard(call)
+async def run_call(
+    runtime: Runtime, call: Call, ticket: Ticket, started: CallStarted | None = None
+) -> None:
+    """Serve an admitted call, registered as live for its lifetime."""
+    with ticket:
+        await runtime.calls.add(call)
+        try:
+            await call.run(started)
+        finally:
+            await runtime.calls.discard(call)
 
 
-async def serve_call(websocket: WebSocket, route: CarrierRoute, first: list[Frame]) -> None:
+async def serve_call(
+    websocket: WebSocket, route: CarrierRoute, first: list[Frame], ticket: Ticket | Refused
+) -> None:
     runtime = websocket.app.state.runtime
-    if runtime.sessions >= runtime.settings.max_sessions:
+    if isinstance(ticket, Refused):
         await websocket.close(code=1013, reason="too many calls")
         return
     call = Call(
         route.codec(),
         WebSocketTransport(websocket, first),
-        engines=runtime.engines,
+        engines=ticket.engines,
         settings=runtime.settings,
         control=rest_control(route.name, runtime.settings, public_base(websocket, "http")),
         controller=runtime.call_flow,
     )
-    await run_call(runtime, call)
+    await run_call(runtime, call, ticket)
 
 
 async def plivo_transfer(request: Request) -> Response:
@@ -155,24 +159,23 @@ async def plivo_transfer(request: Request) -> Response:
     return Response(f"<Response><Dial>{inner}</Dial></Response>", media_type="application/xml")
 
 
-def _accept_checks(websocket: WebSocket, carrier: str) -> str | None:
-    if websocket.app.state.runtime.engines is None:
-        return "the bridge is still loading its models"
-    if not _authorised(websocket, carrier):
-        return "invalid carrier signature"
-    return None
-
-
 def carrier_endpoint(route: CarrierRoute) -> Callable[[WebSocket], object]:
     async def endpoint(websocket: WebSocket) -> None:
-        problem = _accept_checks(websocket, route.name)
-        if problem:
-            await websocket.send_denial_response(PlainTextResponse(problem, status_code=403))
+        if not _authorised(websocket, route.name):
+            await websocket.send_denial_response(
+                PlainTextResponse("invalid carrier signature", status_code=403)
+            )
+            return
+        ticket = websocket.app.state.runtime.admission.admit("carrier")
+        if isinstance(ticket, Refused) and ticket.reason == "loading":
+            await websocket.send_denial_response(
+                PlainTextResponse("the bridge is still loading its models", status_code=403)
+            )
             return
         offered = websocket.scope.get("subprotocols", [])
         chosen = next((p for p in offered if p in route.subprotocols), None)
         await websocket.accept(subprotocol=chosen)
-        await serve_call(websocket, route, [])
+        await serve_call(websocket, route, [], ticket)
 
     return endpoint
 
@@ -214,30 +217,35 @@ async def shared_media(websocket: WebSocket) -> None:
     """``/media``: accept, read the first message, and hand over to that carrier's codec."""
     offered = list(websocket.scope.get("subprotocols", []))
     known = {p for route in CARRIERS.values() for p in route.subprotocols}
-    if websocket.app.state.runtime.engines is None:
+    ticket = websocket.app.state.runtime.admission.admit("carrier")
+    if isinstance(ticket, Refused) and ticket.reason == "loading":
         await websocket.send_denial_response(
             PlainTextResponse("the bridge is still loading its models", status_code=503)
         )
         return
-    await websocket.accept(subprotocol=next((p for p in offered if p in known), None))
-    transport = WebSocketTransport(websocket)
-    seen: list[Frame] = []
-    name = None
-    while name is None and len(seen) < 2:  # a bare "connected" says nothing: read one more
-        frame = await transport.receive()
-        if frame is None:
+    try:
+        await websocket.accept(subprotocol=next((p for p in offered if p in known), None))
+        transport = WebSocketTransport(websocket)
+        seen: list[Frame] = []
+        name = None
+        while name is None and len(seen) < 2:  # a bare "connected" says nothing: read one more
+            frame = await transport.receive()
+            if frame is None:
+                return
+            seen.append(frame)
+            name = detect_carrier(frame, offered)
+        route = CARRIERS.get(name or "")
+        if route is None:
+            await _refuse(websocket, 1003, "unrecognised carrier protocol")
             return
-        seen.append(frame)
-        name = detect_carrier(frame, offered)
-    route = CARRIERS.get(name or "")
-    if route is None:
-        await _refuse(websocket, 1003, "unrecognised carrier protocol")
-        return
-    if not _authorised(websocket, route.name):
-        await _refuse(websocket, 1008, "invalid carrier signature")
-        return
-    log.info("carrier recognised", carrier=route.name)
-    await serve_call(websocket, route, seen)
+        if not _authorised(websocket, route.name):
+            await _refuse(websocket, 1008, "invalid carrier signature")
+            return
+        log.info("carrier recognised", carrier=route.name)
+        await serve_call(websocket, route, seen, ticket)
+    finally:
+        if isinstance(ticket, Ticket):
+            ticket.release()  # not served (refused or gone): the place is free again
 
 
 def call_routes() -> list[BaseRoute]:

@@ -3,7 +3,7 @@
 import pytest
 
 from bridge.caller.wires import WIRES
-from bridge.calls.routes import detect_carrier
+from bridge.doors.carriers import detect_carrier
 
 
 @pytest.mark.parametrize("name", sorted(WIRES))

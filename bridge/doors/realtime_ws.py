@@ -13,35 +13,25 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bridge.doors.admission import Refused, Ticket
+from bridge.doors.client_secrets import api_error as _error
+from bridge.doors.client_secrets import beta_sessions, ga_client_secrets
 from bridge.engine import errors
 from bridge.engine import events as ev
 from bridge.engine.config import InputTranscription, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
-from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, credential_from
+from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, Grant, credential_from
 from bridge.realtime.dialect import Dialect, detect_dialect
 from bridge.realtime.server import ServerConnection
 from bridge.realtime.session_config import apply_update
-from bridge.realtime.session_render import render_session
+from bridge.runtime import Runtime
 
 log = get_logger("bridge.realtime")
-BETA_SECRET_TTL_S = 60  # beta client secrets last one minute
-GA_SECRET_TTL_S = 600  # GA default expires_after
-
-
-def _error(
-    status: int, message: str, code: str, kind: str = errors.INVALID_REQUEST
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "code": code, "param": None}},
-        status_code=status,
-    )
 
 
 def initial_config(websocket: WebSocket, dialect: Dialect) -> SessionConfig:
@@ -65,7 +55,6 @@ def initial_config(websocket: WebSocket, dialect: Dialect) -> SessionConfig:
 
 async def realtime_websocket(websocket: WebSocket) -> None:
     runtime = websocket.app.state.runtime
-    settings = runtime.settings
     offered = list(websocket.scope.get("subprotocols", []))
     grant = runtime.keys.check(credential_from(websocket.headers, websocket.query_params, offered))
     if grant is None:
@@ -75,16 +64,21 @@ async def realtime_websocket(websocket: WebSocket) -> None:
             )
         )
         return
-    if runtime.engines is None:
+    ticket = runtime.admission.admit("realtime")
+    if isinstance(ticket, Refused):
+        code = "not_ready" if ticket.reason == "loading" else "session_limit"
         await websocket.send_denial_response(
-            _error(503, "The bridge is still loading its models.", "not_ready", errors.SERVER_ERROR)
+            _error(ticket.http_status, ticket.message, code, errors.SERVER_ERROR)
         )
         return
-    if runtime.sessions >= settings.max_sessions:
-        await websocket.send_denial_response(
-            _error(429, f"At most {settings.max_sessions} concurrent sessions.", "session_limit")
-        )
-        return
+    with ticket:
+        await _serve(websocket, runtime, offered, grant, ticket)
+
+
+async def _serve(
+    websocket: WebSocket, runtime: Runtime, offered: list[str], grant: Grant, ticket: Ticket
+) -> None:
+    settings = runtime.settings
 
     dialect = detect_dialect(websocket.headers, offered)
     config = initial_config(websocket, dialect)
@@ -100,9 +94,8 @@ async def realtime_websocket(websocket: WebSocket) -> None:
         dialect, outgoing.put_nowait, max_message_bytes=settings.max_message_bytes
     )
     session = LocalConversation(
-        engines=runtime.engines, settings=settings, emit=connection.send, config=config
+        engines=ticket.engines, settings=settings, emit=connection.send, config=config
     )
-    runtime.sessions += 1
     with bind_call(session_id=session.id):
         log.info("realtime session started", dialect=dialect.value, model=config.model)
         writer = asyncio.create_task(_write(websocket, outgoing))
@@ -118,7 +111,6 @@ async def realtime_websocket(websocket: WebSocket) -> None:
                 )
             )
         finally:
-            runtime.sessions -= 1
             await session.close()
             await _drain(outgoing, writer)
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
@@ -155,62 +147,6 @@ async def _drain(outgoing: asyncio.Queue[dict[str, Any]], writer: asyncio.Task[N
     writer.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await writer
-
-
-async def _session_payload(request: Request) -> dict[str, Any] | Response:
-    runtime = request.app.state.runtime
-    credential = credential_from(request.headers, request.query_params, [])
-    grant = runtime.keys.check(credential)
-    if grant is None or grant.secret is not None:  # secrets cannot mint secrets
-        return _error(401, "Incorrect or missing API key.", "invalid_api_key")
-    try:
-        body = await request.json() if await request.body() else {}
-    except json.JSONDecodeError:
-        return _error(400, "The request body is not valid JSON.", errors.INVALID_JSON)
-    if not isinstance(body, dict):
-        return _error(400, "The request body must be a JSON object.", errors.INVALID_VALUE)
-    return body
-
-
-async def beta_sessions(request: Request) -> Response:
-    """``POST /v1/realtime/sessions``: a beta session object with a ``client_secret``."""
-    body = await _session_payload(request)
-    if isinstance(body, Response):
-        return body
-    try:
-        config = apply_update(SessionConfig(), body, Dialect.BETA)
-    except CommandError as error:
-        return _error(400, error.message, error.code)
-    secret = request.app.state.runtime.keys.mint(BETA_SECRET_TTL_S, body)
-    session = render_session(config, Dialect.BETA, "sess_ephemeral")
-    session["client_secret"] = {"value": secret.value, "expires_at": secret.expires_at}
-    return JSONResponse(session)
-
-
-async def ga_client_secrets(request: Request) -> Response:
-    """``POST /v1/realtime/client_secrets``: ``{value, expires_at, session}``."""
-    body = await _session_payload(request)
-    if isinstance(body, Response):
-        return body
-    expires = body.get("expires_after") or {}
-    ttl = expires.get("seconds", GA_SECRET_TTL_S) if isinstance(expires, dict) else GA_SECRET_TTL_S
-    if not isinstance(ttl, int) or not 10 <= ttl <= 7200:
-        return _error(
-            400, "expires_after.seconds must be between 10 and 7200.", errors.INVALID_VALUE
-        )
-    payload = body.get("session") or {}
-    try:
-        config = apply_update(SessionConfig(), payload, Dialect.GA)
-    except CommandError as error:
-        return _error(400, error.message, error.code)
-    secret = request.app.state.runtime.keys.mint(ttl, payload)
-    return JSONResponse(
-        {
-            "value": secret.value,
-            "expires_at": secret.expires_at,
-            "session": render_session(config, Dialect.GA, "sess_ephemeral"),
-        }
-    )
 
 
 def realtime_routes() -> list[BaseRoute]:
