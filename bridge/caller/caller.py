@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bridge.audio import StreamResampler, WireDecoder, WireEncoder
-from bridge.caller.playback import Playback, is_speech
+from bridge.audio.level import is_speech
+from bridge.caller.playback import Playback
 from bridge.caller.wires import CallerWire
 from bridge.carriers.base import Frame
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import numpy as np
-
 
 @dataclass
 class Heard:
@@ -62,9 +60,3 @@ class Playback:
     @property
     def playing(self) -> bool:
         return bool(self._queue)
-
-
-def is_speech(pcm: bytes, threshold: float = 300.0) -> bool:
-    """Louder than line noise: RMS of 16-bit samples above ``threshold``."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    return bool(samples.size) and float(np.sqrt(np.mean(samples**2))) > threshold

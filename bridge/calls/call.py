@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
+from bridge.calls.frames import carrier_frames
 from bridge.calls.listener import PhoneListener
 from bridge.calls.tools import BUILTIN_TOOLS, tool_arguments
 from bridge.carriers.base import (
@@ -45,7 +46,6 @@ from bridge.engine.response import ResponseParams
 from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
 from bridge.media.outbound import OutboundAudio
-from bridge.media.pacer import AudioFrame, Outgoing
 from bridge.pipeline.engines import Engines
 from bridge.upstream.relay import RelayConversation
 
@@ -436,25 +436,3 @@ class Call:
     async def _send_now(self, frames: list[Frame]) -> None:
         self._urgent.extend(frames)
         self._wake.set()
-
-
-def carrier_frames(codec: CarrierCodec, items: list[Outgoing]) -> list[Frame]:
-    """Carrier frames for paced audio and marks; consecutive audio frames go as one message
-    where the carrier takes that (each message costs the event loop more than its audio)."""
-    joins = bool(getattr(codec, "joins_frames", False))
-    frames: list[Frame] = []
-    joined = bytearray()
-    for item in items:
-        if isinstance(item, AudioFrame) and joins:
-            joined += item.audio
-            continue
-        if joined:
-            frames += codec.media(bytes(joined))
-            joined.clear()
-        if isinstance(item, AudioFrame):
-            frames += codec.media(item.audio)
-        else:
-            frames += codec.mark(item.name)
-    if joined:
-        frames += codec.media(bytes(joined))
-    return frames

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bridge.audio import WireDecoder
-from bridge.caller.playback import is_speech
+from bridge.audio.level import is_speech
 from bridge.calls.call import Call
 from bridge.calls.tools import BUILTIN_TOOLS
 from bridge.dialplan import expressions, hours

@@ -38,6 +38,7 @@ from bridge.engine.llm_request import LLMRequest, build_request
 from bridge.engine.prefetch import Prefetch
 from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
+from bridge.engine.transcription import transcribe_item
 from bridge.engine.truncation import audio_part, truncate_audio
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
@@ -265,34 +266,18 @@ class LocalConversation:
                 self.create_response(ResponseParams())
 
     async def _transcribe(self, item: MessageItem) -> None:
-        for index, part in enumerate(item.content):
-            if (
-                not isinstance(part, InputAudioPart)
-                or part.audio is None
-                or part.transcript is not None
-            ):
-                continue
-            transcription = self.config.input_transcription
-            report = transcription is not None or self.config.kind == "transcription"
-            early = self._early_for_item.pop(item.id, None)
-            try:
-                if early is not None:
-                    result = await early
-                else:
-                    result = await self._speech_to_text(self._input.decode(part.audio))
-            except Exception as exc:  # any engine failure is reported, never fatal
-                log.warning("transcription failed", item_id=item.id, error=str(exc))
-                part.transcript = ""
-                if report:
-                    self._emit(ev.InputAudioTranscriptionFailed(item.id, index, str(exc)))
-                continue
-            part.transcript = result.text
-            if report:
-                if result.text:
-                    self._emit(ev.InputAudioTranscriptionDelta(item.id, index, result.text))
-                self._emit(
-                    ev.InputAudioTranscriptionCompleted(item.id, index, result.text, result.audio_s)
-                )
+        transcription = self.config.input_transcription
+
+        async def from_wire(audio: bytes) -> Transcript:
+            return await self._speech_to_text(self._input.decode(audio))
+
+        await transcribe_item(
+            item,
+            from_wire,
+            self._emit,
+            report=transcription is not None or self.config.kind == "transcription",
+            early=self._early_for_item.pop(item.id, None),
+        )
 
     # --- responses -----------------------------------------------------------------------
 

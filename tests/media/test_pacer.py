@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bridge.calls.call import carrier_frames
+from bridge.calls.frames import carrier_frames
 from bridge.carriers.jambonz import JambonzCodec
 from bridge.carriers.twilio import TwilioCodec
 from bridge.media.pacer import AudioFrame, MarkRequest, Pacer, Playout
