@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bridge.calls.control import ControlFailed
-from bridge.sip.reliability import settle
+from bridge.sip.compat import settle
 
 if TYPE_CHECKING:
     from bridge.calls.call import Call

@@ -3,9 +3,8 @@
 aiosipua does the SIP message work (parsing, dialogs, 100 Trying, CANCEL → 200 + 487, BYE →
 200, OPTIONS → 200, 200 OK retransmitted until the ACK); this module decides what to do with
 each call and joins its RTP to a :class:`~bridge.calls.call.Call`, so SIP callers get the same
-dialplans and pipeline as every carrier. Around aiosipua's gaps: our own requests are
-retransmitted and error responses to our INVITEs ACKed (:mod:`bridge.sip.reliability`), and
-every re-INVITE gets an answer.
+dialplans and pipeline as every carrier. What aiosipua leaves out is worked around in
+:mod:`bridge.sip.compat`.
 
 The RTP socket is bound before the call is answered, since the SDP answer names its port.
 """
@@ -15,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiosipua import (
-    DialogState,
     IncomingCall,
     OutgoingCall,
     Registration,
@@ -31,7 +28,6 @@ from aiosipua import (
     SipResponse,
     SipUAC,
     SipUAS,
-    UdpSipTransport,
     parse_uri,
 )
 
@@ -41,10 +37,10 @@ from bridge.carriers.base import CallStarted, MediaFormat
 from bridge.config import Settings
 from bridge.logging import bind_call, get_logger
 from bridge.realtime import events as ev
-from bridge.sip import sdp
+from bridge.sip import compat, sdp
+from bridge.sip.compat import Retransmitter, Screen, UdpTransport
 from bridge.sip.control import SipControl
-from bridge.sip.media import Datagrams, RtpTransport
-from bridge.sip.reliability import Retransmitter, ack_for_error
+from bridge.sip.media import RtpTransport
 from bridge.sip.rtp import CLOCK_RATE, RtpCodec
 
 log = get_logger("bridge.sip")
@@ -102,15 +98,6 @@ class Leg:
         return source.dialog
 
 
-def _same_transaction(first: SipRequest, second: SipRequest) -> bool:
-    def key(request: SipRequest) -> tuple[str, int | None]:
-        vias = request.via
-        cseq = request.cseq
-        return (vias[0].branch or "" if vias else "", cseq.seq if cseq else None)
-
-    return key(first) == key(second)
-
-
 def _user(uri_text: str) -> str:
     """The user part of a From/To header or URI: the phone number, usually."""
     start, end = uri_text.find("<"), uri_text.find(">")
@@ -122,25 +109,13 @@ def _user(uri_text: str) -> str:
     return parsed.user or ""
 
 
-class _UdpTransport(UdpSipTransport):
-    """aiosipua's UDP transport with our own protocol: its own asserts the transport class,
-    which uvloop's is not, so it failed on connection and never answered anything."""
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: Datagrams(self._dispatch), local_addr=self.local_addr
-        )
-        self._udp_transport = transport
-
-
 class SipServer:
     def __init__(self, runtime: Any, settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
         self.host = settings.sip_host or settings.host
         self.public_host = settings.sip_public_host or self.host
-        self._transport = _UdpTransport(local_addr=(self.host, settings.sip_port or 0))
+        self._transport = UdpTransport(local_addr=(self.host, settings.sip_port or 0))
         self.uac = SipUAC(self._transport)
         self.uas = SipUAS(self._transport, uac=self.uac, user_agent=USER_AGENT)
         self.retransmitter = Retransmitter(self._transport.send)
@@ -157,8 +132,7 @@ class SipServer:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        # aiosipua logs through the standard library; keep its chatter out of our logs.
-        logging.getLogger("aiosipua").setLevel(logging.ERROR)
+        compat.quiet_logs()
         uas = self.uas
         uas.on_invite = self._on_invite
         uas.on_reinvite = self._on_reinvite
@@ -167,22 +141,8 @@ class SipServer:
         uas.on_ack_timeout = self._on_ack_timeout
         uas.on_transfer_progress = self._on_transfer_progress
         await uas.start()
-        udp = self._transport._udp_transport
-        assert udp is not None
-        self.port = int(udp.get_extra_info("sockname")[1])
-        # Bound to port 0: Via and Contact must carry the real port.
-        self._transport.local_addr = (self.public_host, self.port)
-        dispatch = self._transport.on_message
-        assert dispatch is not None
-
-        def on_message(message: SipRequest | SipResponse, addr: Address) -> None:
-            if isinstance(message, SipResponse):
-                self._before_response(message)
-            elif self._retransmitted_invite(message):
-                return
-            dispatch(message, addr)
-
-        self._transport.on_message = on_message
+        self.port = self._transport.advertise(self.public_host)
+        Screen(self._transport, self.uac, self.retransmitter, self._invites).install()
         log.info("SIP listening", host=self.host, port=self.port)
         if self.settings.sip_register:
             self._register()
@@ -232,18 +192,6 @@ class SipServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # --- responses to our requests ---------------------------------------------------------
-
-    def _before_response(self, response: SipResponse) -> None:
-        self.retransmitter.response(response)
-        cseq = response.cseq
-        if cseq is None or cseq.method.upper() != "INVITE" or response.status_code < 300:
-            return
-        outgoing = self.uac.get_call(response.call_id or "")
-        answered = outgoing.invite.cseq if outgoing is not None else None
-        if outgoing is not None and answered is not None and answered.seq == cseq.seq:
-            self._transport.send(ack_for_error(outgoing.invite, response), outgoing.remote_addr)
-
     # --- incoming calls --------------------------------------------------------------------
 
     def _allowed_source(self, addr: Address) -> bool:
@@ -254,18 +202,6 @@ class SipServer:
         except ValueError:
             return False
         return any(ip in network for network in self._allowed)
-
-    def _retransmitted_invite(self, request: SipRequest) -> bool:
-        """A caller repeats its INVITE until it hears from us. aiosipua would take the repeat
-        for a new call (a new dialog, a second answer); we repeat our last word instead."""
-        if request.method.upper() != "INVITE":
-            return False
-        pending = self._invites.get(request.call_id or "")
-        if pending is None or not _same_transaction(pending.invite, request):
-            return False
-        if pending.dialog.state != DialogState.CONFIRMED:
-            pending.ringing()  # still ringing (the 200, once sent, repeats by itself)
-        return True
 
     def _on_invite(self, incoming: IncomingCall) -> None:
         self._invites[incoming.call_id] = incoming
@@ -422,15 +358,15 @@ class SipServer:
         offer = incoming.sdp_offer
         if leg is None or offer is None:
             # Nothing of ours, or no offer (we would have to offer in the 200): refuse politely.
-            incoming._send_response(488, "Not Acceptable Here")
+            compat.refuse_reinvite(incoming, 488, "Not Acceptable Here")
             return
         try:
             answer, negotiated = sdp.answer(offer, self.public_host, leg.rtp.port)
         except SdpNegotiationError:
-            incoming._send_response(488, "Not Acceptable Here")  # the call itself goes on
+            compat.refuse_reinvite(incoming, 488, "Not Acceptable Here")  # the call goes on
             return
         leg.sdp_version += 1
-        answer.origin.session_version = str(int(answer.origin.session_id) + leg.sdp_version)
+        compat.bump_version(answer, leg.sdp_version)
         leg.codec.renegotiate(negotiated.params)
         leg.rtp.redirect(negotiated.remote)
         self._hold(leg, negotiated.held)
@@ -506,8 +442,9 @@ class SipServer:
             await outgoing.wait_answered(timeout=ANSWER_TIMEOUT_S)
         except (TimeoutError, RuntimeError) as exc:
             await rtp.close()
-            status = getattr(outgoing, "_reject_code", 0) or None
-            raise SipError(f"call to {target} failed: {exc}", status) from None
+            raise SipError(
+                f"call to {target} failed: {exc}", compat.rejected_status(outgoing)
+            ) from None
         if outgoing.sdp_answer is None:
             await rtp.close()
             raise SipError(f"{target} answered without SDP")
