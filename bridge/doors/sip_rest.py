@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.realtime.auth import credential_from
-from bridge.sip.server import SipError
+from bridge.sip.outbound import SipError
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -3,34 +3,42 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from aiosipua import SipResponse
 
 from bridge.calls.control import ControlFailed
-from bridge.sip.reliability import settle
-
-if TYPE_CHECKING:
-    from bridge.calls.call import Call
-    from bridge.sip.server import Leg, SipServer
+from bridge.sip.compat import settle
+from bridge.sip.leg import Leg
 
 TRANSFER_TIMEOUT_S = 30.0  # for the REFER's answer and for the far end to report the outcome
 DIGIT_GAP_MS = 100  # between key presses
 
 
+class Signalling(Protocol):
+    """The requests call control sends in a leg's dialog (:class:`~bridge.sip.dialogs.Dialogs`)."""
+
+    def hangup(self, leg: Leg) -> None: ...
+
+    def refer(
+        self, leg: Leg, target: str
+    ) -> tuple[asyncio.Future[SipResponse], asyncio.Future[int]]: ...
+
+
 class SipControl:
-    def __init__(self, server: SipServer, leg: Leg, call: Call) -> None:
-        self._server = server
+    def __init__(self, signalling: Signalling, leg: Leg) -> None:
+        self._signalling = signalling
         self._leg = leg
-        self._call = call
 
     async def hangup(self) -> None:
-        self._server.hangup(self._leg)
+        self._signalling.hangup(self._leg)
 
     async def transfer(self, target: str) -> None:
         """Blind transfer: REFER the caller to ``target``; once the far end reports the new
         call answered (its NOTIFY), our leg is done and we hang up."""
         leg = self._leg
         uri = target if target.startswith(("sip:", "sips:", "tel:")) else self._uri_for(target)
-        accepted, outcome = self._server.refer(leg, uri)
+        accepted, outcome = self._signalling.refer(leg, uri)
         response = await settle(accepted, TRANSFER_TIMEOUT_S)
         if response is None or response.status_code >= 300:
             status = "no answer" if response is None else response.status_code
@@ -44,7 +52,7 @@ class SipControl:
             leg.transfers.pop(uri, None)
         if status_code >= 300:
             raise ControlFailed(f"transfer to {uri} failed ({status_code})")
-        self._server.hangup(leg)
+        self._signalling.hangup(leg)
 
     def _uri_for(self, number: str) -> str:
         host, port = self._leg.peer

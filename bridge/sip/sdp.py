@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiosipua import SdpMessage, SdpNegotiationError, build_sdp, negotiate_sdp
 
+from bridge.sip import compat
 from bridge.sip.rtp import PCMA, PCMU, MediaParams
 
 SUPPORTED = [PCMU, PCMA]
@@ -62,9 +63,7 @@ def answer(offer: SdpMessage, host: str, rtp_port: int) -> tuple[SdpMessage, Neg
         ptime=PTIME_MS,
         session_id=str(int(time.time())),
     )
-    audio = sdp.audio
-    if audio is not None:
-        audio.attributes["ptime"] = [str(PTIME_MS)]  # what we send, whatever the peer sends
+    compat.own_ptime(sdp, PTIME_MS)  # what we send, whatever the peer sends
     remote, held = _remote(offer)
     return sdp, Negotiated(MediaParams(payload_type, dtmf), remote, held)
 
@@ -72,10 +71,7 @@ def answer(offer: SdpMessage, host: str, rtp_port: int) -> tuple[SdpMessage, Neg
 def offer(host: str, rtp_port: int) -> SdpMessage:
     """An offer for an outbound call: PCMU, PCMA, telephone-event, 20 ms."""
     sdp = build_sdp(host, rtp_port, PCMU, "PCMU", dtmf_payload_type=DTMF_PAYLOAD_TYPE)
-    audio = sdp.audio
-    assert audio is not None
-    audio.formats.insert(1, str(PCMA))
-    audio.attributes["rtpmap"].insert(1, f"{PCMA} PCMA/8000")
+    compat.offer_also(sdp, PCMA, "PCMA")
     return sdp
 
 

@@ -4,7 +4,7 @@ import asyncio
 
 from aiosipua import SipRequest, SipResponse
 
-from bridge.sip.reliability import Retransmitter, ack_for_error, settle
+from bridge.sip.compat import Retransmitter, ack_for_error, settle
 
 PEER = ("127.0.0.1", 5060)
 
