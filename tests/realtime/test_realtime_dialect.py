@@ -32,3 +32,11 @@ def test_starlette_headers_are_a_mapping() -> None:
 
     headers = Headers(raw=[(b"openai-beta", b"realtime=v1")])
     assert detect_dialect(headers) is Dialect.BETA
+
+
+def test_the_beta_subprotocol_selects_beta_without_a_header() -> None:
+    # Browsers cannot set headers on a WebSocket; the openai package's browser client asks
+    # for the beta dialect with this subprotocol instead.
+    offered = ["realtime", "openai-beta.realtime-v1"]
+    assert detect_dialect({}, offered) is Dialect.BETA
+    assert detect_dialect({}, ["realtime"]) is Dialect.GA
