@@ -1,0 +1,458 @@
+"""Fake pipeline engines: the conversation engine driven in milliseconds, without models.
+
+Each fake has the interface the session uses and is deterministic: it starts no thread and
+never sleeps a real duration (where a real engine works off the loop, a fake yields to it once).
+
+* :class:`FakeVad` – the Silero model replaced by a loudness test (a 32 ms window whose RMS
+  reaches ``speech_rms`` is speech), so the real :class:`~bridge.pipeline.vad.VadStream` and
+  :class:`~bridge.pipeline.vad.SpeechSegmenter` still decide when speech starts and stops.
+* :class:`FakeSTT` – scripted transcripts (a queue of texts, or one made from the audio), with
+  an optional :class:`asyncio.Event` gate that holds every transcription until it is set.
+* :class:`FakeTTS` – ``ms_per_char`` milliseconds of deterministic PCM per character, clause by
+  clause, with the speech cache, ``warm`` and ``urgent`` of the local backends.
+* :class:`FakeLLM` – scripted :class:`TextDelta` / :class:`ToolCallDelta` / :class:`Completed`
+  streams, with :class:`Hold` points a test releases, recording every request it got.
+
+:func:`speech` and :func:`silence` make caller audio; :func:`until` yields to the event loop
+until a condition holds (never sleeping a real duration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.audio import G711Law
+from bridge.pipeline.engines import Engines
+from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta, ToolCall, ToolCallDelta
+from bridge.pipeline.stt import SAMPLE_RATE as STT_RATE
+from bridge.pipeline.stt import SpeechToText, Transcript
+from bridge.pipeline.text import split_sentences
+from bridge.pipeline.tts import ClauseCache
+from bridge.pipeline.vad import WINDOW_SAMPLES, SileroVad, VadModelState, VadParams
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+SPEECH_AMPLITUDE = 0.3  # of full scale: the tone :func:`speech` makes (about -13 dBFS RMS)
+SPEECH_HZ = 440
+SPEECH_RMS = 0.05  # a VAD window at least this loud (RMS, full scale 1) is speech
+
+
+# --- caller audio ----------------------------------------------------------------------------
+
+
+def _encode(pcm: bytes, encoding: str) -> bytes:
+    return pcm if encoding == "pcm16" else G711Law.from_name(encoding).encode(pcm)
+
+
+def speech(ms: int, rate: int = 24_000, encoding: str = "pcm16") -> bytes:
+    """``ms`` of "speech" (a steady tone :class:`FakeVad` calls speech) in the wire format:
+    16-bit PCM at ``rate``, or G.711 (``pcmu``/``pcma``, normally at 8 kHz)."""
+    t = np.arange(rate * ms // 1000) / rate
+    samples = SPEECH_AMPLITUDE * 32767 * np.sin(2 * np.pi * SPEECH_HZ * t)
+    return _encode(samples.round().astype("<i2").tobytes(), encoding)
+
+
+def silence(ms: int, rate: int = 24_000, encoding: str = "pcm16") -> bytes:
+    """``ms`` of digital silence in the wire format (see :func:`speech`)."""
+    return _encode(bytes(2 * (rate * ms // 1000)), encoding)
+
+
+def voiced_ms(pcm: bytes, rate: int = STT_RATE) -> int:
+    """How much of 16-bit ``pcm`` is speech, in whole 10 ms frames at least ``SPEECH_RMS`` loud."""
+    frame = rate // 100
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    if not len(frames):
+        return 0
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return 10 * int(np.count_nonzero(rms >= SPEECH_RMS))
+
+
+async def until(condition: Callable[[], bool], *, turns: int = 10_000) -> None:
+    """Yield to the event loop until ``condition()`` holds; fail after ``turns`` loop turns
+    (the fakes finish their work within a few turns: a condition still false is a bug)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"condition still false after {turns} event loop turns")
+
+
+# --- VAD ---------------------------------------------------------------------------------
+
+
+class InlineExecutor(ThreadPoolExecutor):
+    """Runs each submitted call at once, on the caller's thread (it never starts a thread):
+    ``loop.run_in_executor`` with it still returns a future, done by the next loop turn."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class FakeVad(SileroVad):
+    """The VAD model: a window is speech (probability 1) when its RMS reaches ``speech_rms``,
+    else silence (0). The real stream and segmenter do the rest."""
+
+    def __init__(self, speech_rms: float = SPEECH_RMS) -> None:
+        # No super().__init__(): there is no model to load.
+        self.executor = InlineExecutor()
+        self.speech_rms = speech_rms
+        self.windows = 0  # windows scored (quiet ones the stream skips are not asked for)
+
+    def probabilities(self, state: VadModelState, audio: FloatArray) -> list[float]:
+        usable = len(audio) // WINDOW_SAMPLES * WINDOW_SAMPLES
+        windows = audio[:usable].reshape(-1, WINDOW_SAMPLES)
+        self.windows += len(windows)
+        rms = np.sqrt(np.mean(windows * windows, axis=1))
+        return [1.0 if level >= self.speech_rms else 0.0 for level in rms]
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False)
+
+
+# --- STT ---------------------------------------------------------------------------------
+
+
+def describe_speech(pcm16k: bytes) -> str:
+    """The default transcript: how much speech the audio holds ("speech of 300 ms"), so a
+    longer turn gets a different transcript than its start."""
+    return f"speech of {voiced_ms(pcm16k)} ms"
+
+
+@dataclass(frozen=True)
+class STTRequest:
+    audio_s: float
+    voiced_ms: int
+    language: str | None
+    prompt: str | None
+
+
+class FakeSTT(SpeechToText):
+    """Transcribes to the next of ``transcripts``, then (once they run out) to ``fallback``
+    of the audio. While ``gate`` is set to an unset event, every transcription waits for it."""
+
+    def __init__(
+        self,
+        transcripts: Iterable[str] = (),
+        *,
+        fallback: Callable[[bytes], str] = describe_speech,
+        gate: asyncio.Event | None = None,
+        language: str = "en",
+    ) -> None:
+        # No super().__init__(): there is no model to load.
+        self.model_name = "fake"
+        self.device, self.compute_type = "cpu", "none"
+        self.language = language
+        self.prompt = None
+        self.beam_size = 1
+        self.short_context = False
+        self.transcripts: deque[str] = deque(transcripts)
+        self.fallback = fallback
+        self.gate = gate
+        self.requests: list[STTRequest] = []  # every transcription asked for, in order
+        self.results: list[str] = []  # every transcript returned, in order
+
+    def _text(self, pcm16k: bytes) -> str:
+        return self.transcripts.popleft() if self.transcripts else self.fallback(pcm16k)
+
+    def _transcript(self, pcm16k: bytes, language: str | None) -> Transcript:
+        text = self._text(pcm16k)
+        self.results.append(text)
+        return Transcript(text, language or self.language or "en", len(pcm16k) / 2 / STT_RATE, 0.0)
+
+    def transcribe_sync(
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+        return self._transcript(pcm, language)
+
+    def warm(self) -> None:
+        pass
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        self.requests.append(
+            STTRequest(len(pcm16k) / 2 / STT_RATE, voiced_ms(pcm16k), language, prompt)
+        )
+        if self.gate is not None:
+            await self.gate.wait()
+        else:
+            await asyncio.sleep(0)  # a model runs off the loop: the answer comes a turn later
+        return self._transcript(pcm16k, language)
+
+    def close(self) -> None:
+        pass
+
+
+# --- TTS ---------------------------------------------------------------------------------
+
+
+class FakeTTS:
+    """``ms_per_char`` ms of 16-bit PCM at ``sample_rate`` per character of each clause. Like
+    the local backends it splits text into clauses, keeps a speech cache (``warm`` fills it)
+    and yields to the loop once per synthesized clause; ``gate`` holds every synthesis."""
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int = 24_000,
+        ms_per_char: int = 10,
+        name: str = "fake",
+        gate: asyncio.Event | None = None,
+    ) -> None:
+        self.name = name
+        self.sample_rate = sample_rate
+        self.ms_per_char = ms_per_char
+        self.gate = gate
+        self.cache = ClauseCache()
+        self.requests: list[tuple[str, bool]] = []  # (text, urgent) of each stream() call
+        self.warmed: list[str] = []  # texts warm() was asked for
+        self.synthesized: list[str] = []  # clauses actually synthesized (cache misses)
+
+    def duration_ms(self, clause: str) -> int:
+        return len(clause) * self.ms_per_char
+
+    def pcm(self, clause: str) -> bytes:
+        """The clause's audio: a sawtooth, so it is neither silent nor all one value."""
+        count = self.sample_rate * self.duration_ms(clause) // 1000
+        return ((np.arange(count) % 64 - 32) * 256).astype("<i2").tobytes()
+
+    async def _clause(self, clause: str) -> bytes:
+        pcm = self.cache.get(clause)
+        if pcm is not None:
+            return pcm
+        if self.gate is not None:
+            await self.gate.wait()
+        else:
+            await asyncio.sleep(0)  # synthesis runs off the loop
+        pcm = self.cache.get(clause)  # another request may have made it meanwhile
+        if pcm is None:
+            pcm = self.pcm(clause)
+            self.synthesized.append(clause)
+            self.cache.put(clause, pcm)
+        return pcm
+
+    async def stream(self, text: str, *, urgent: bool = False) -> AsyncIterator[bytes]:
+        self.requests.append((text, urgent))
+        for clause in split_sentences(text):
+            pcm = await self._clause(clause)
+            if pcm:
+                yield pcm
+
+    async def warm(self, text: str) -> None:
+        self.warmed.append(text)
+        for clause in split_sentences(text):
+            await self._clause(clause)
+
+    async def close(self) -> None:
+        pass
+
+
+# --- LLM ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Hold:
+    """A point in a scripted stream where it waits until the test calls :meth:`release`;
+    ``reached`` is set when the stream gets there (everything before it has been consumed)."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+Step = LLMEvent | Hold | Exception  # an exception is raised where it stands (LLMError, say)
+Script = str | Sequence[Step]  # a str is text_reply(str)
+
+
+@dataclass
+class LLMCall:
+    """One request the fake LLM got, and what became of its stream."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    tool_choice: Any
+    temperature: float | None
+    max_tokens: int | None
+    model: str | None
+    finished: bool = False  # streamed its Completed event
+    closed: bool = False  # stopped before that: its consumer cancelled it, or a step raised
+
+    @property
+    def user_text(self) -> str:
+        """The content of the last user message (what the caller said last)."""
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1]["content"]) if users else ""
+
+
+def text_reply(text: str) -> list[Step]:
+    """``text`` streamed word by word, then :class:`Completed`."""
+    deltas: list[Step] = [TextDelta(piece) for piece in re.findall(r"\s*\S+\s*", text)]
+    return [*deltas, Completed("stop", text)]
+
+
+def tool_call_reply(
+    name: str, arguments: dict[str, Any] | str, *, call_id: str = "call_1", text: str = ""
+) -> list[Step]:
+    """Optional ``text``, then a call of ``name`` whose JSON arguments stream in two pieces."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    half = len(args) // 2
+    steps: list[Step] = list(text_reply(text)[:-1]) if text else []
+    steps += [
+        ToolCallDelta(0, call_id, name, args[:half]),
+        ToolCallDelta(0, call_id, name, args[half:]),
+        Completed("tool_calls", text, (ToolCall(call_id, name, args),)),
+    ]
+    return steps
+
+
+def echo(call: LLMCall) -> Script:
+    """The default reply: repeats what the caller said last."""
+    return f"You said: {call.user_text}"
+
+
+def _tool_calls(calls: dict[int, list[ToolCallDelta]]) -> tuple[ToolCall, ...]:
+    return tuple(
+        ToolCall(deltas[-1].call_id, deltas[-1].name, "".join(d.arguments for d in deltas))
+        for _, deltas in sorted(calls.items())
+    )
+
+
+class FakeLLM(ChatLLM):
+    """Answers request ``n`` with ``replies[n]`` (a script, or a function of the request to
+    one), and with ``default`` once they run out. Records every request in ``requests``.
+    A script without a :class:`Completed` gets one at its end, as a real stream would."""
+
+    def __init__(
+        self,
+        replies: Iterable[Script | Callable[[LLMCall], Script]] = (),
+        *,
+        default: Callable[[LLMCall], Script] = echo,
+        model: str = "fake",
+    ) -> None:
+        # No super().__init__(): there is no endpoint to connect to.
+        self.base_url = "fake://llm"
+        self.model = model
+        self.timeout_s = 1.0
+        self.temperature = 0.7
+        self.max_tokens = 400
+        self.replies: deque[Script | Callable[[LLMCall], Script]] = deque(replies)
+        self.default = default
+        self.requests: list[LLMCall] = []
+
+    def _script(self, call: LLMCall) -> Sequence[Step]:
+        reply = self.replies.popleft() if self.replies else self.default
+        script = reply(call) if callable(reply) else reply
+        return text_reply(script) if isinstance(script, str) else script
+
+    async def stream(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        model: str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        call = LLMCall(
+            [dict(m) for m in messages],
+            list(tools or ()),
+            tool_choice,
+            temperature,
+            max_tokens,
+            model,
+        )
+        self.requests.append(call)
+        text: list[str] = []
+        calls: dict[int, list[ToolCallDelta]] = {}
+        try:
+            await asyncio.sleep(0)  # a request takes at least a loop turn
+            for step in self._script(call):
+                if isinstance(step, Hold):
+                    step.reached.set()
+                    await step.gate.wait()
+                    continue
+                if isinstance(step, Exception):
+                    raise step
+                if isinstance(step, TextDelta):
+                    text.append(step.text)
+                elif isinstance(step, ToolCallDelta):
+                    calls.setdefault(step.index, []).append(step)
+                elif isinstance(step, Completed):
+                    call.finished = True
+                yield step
+            if not call.finished:  # a real stream always ends with one: made up from the deltas
+                call.finished = True
+                yield Completed(
+                    "tool_calls" if calls else "stop", "".join(text), _tool_calls(calls)
+                )
+        finally:
+            call.closed = not call.finished
+
+    async def close(self) -> None:
+        pass
+
+
+# --- the bundle ----------------------------------------------------------------------------
+
+
+@dataclass
+class Fakes:
+    """One of each fake engine; :meth:`engines` bundles them as the session expects."""
+
+    vad: FakeVad = field(default_factory=FakeVad)
+    stt: FakeSTT = field(default_factory=FakeSTT)
+    tts: FakeTTS = field(default_factory=FakeTTS)
+    llm: FakeLLM = field(default_factory=FakeLLM)
+
+    def engines(self, vad_params: VadParams | None = None) -> Engines:
+        return Engines(
+            vad=self.vad,
+            vad_params=vad_params or VadParams(),
+            stt=self.stt,
+            tts=self.tts,
+            llm=self.llm,
+        )
+
+
+def fake_engines(
+    *,
+    vad: FakeVad | None = None,
+    stt: FakeSTT | None = None,
+    tts: FakeTTS | None = None,
+    llm: FakeLLM | None = None,
+) -> Engines:
+    """An :class:`Engines` bundle of fakes (a default one for each not given)."""
+    return Fakes(
+        vad=vad or FakeVad(), stt=stt or FakeSTT(), tts=tts or FakeTTS(), llm=llm or FakeLLM()
+    ).engines()
