@@ -13,39 +13,35 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
 from bridge.config import Settings
-from bridge.realtime import client_events as ce
-from bridge.realtime import events as ev
-from bridge.realtime.dialect import Dialect
-from bridge.realtime.errors import RealtimeProtocolError
-from bridge.realtime.items import (
+from bridge.engine import events as ev
+from bridge.engine.config import PCMU, FunctionTool, InputTranscription, ServerVad, SessionConfig
+from bridge.engine.errors import CommandError
+from bridge.engine.items import (
     AudioPart,
     FunctionCallItem,
     FunctionCallOutputItem,
     InputTextPart,
     MessageItem,
 )
-from bridge.realtime.responder import AssistantAudio
-from bridge.realtime.response import ResponseParams
-from bridge.realtime.session import RealtimeSession
-from bridge.realtime.session_config import (
-    PCMU,
-    FunctionTool,
-    InputTranscription,
-    ServerVad,
-    SessionConfig,
-)
+from bridge.engine.responder import AssistantAudio
+from bridge.engine.response import ResponseParams
+from bridge.engine.session import LocalConversation
+from bridge.realtime import client_events as ce
+from bridge.realtime.dialect import Dialect
+from bridge.realtime.events import render_event
+from bridge.realtime.server import ServerConnection
 from bridge.testing.fakes import Fakes, until
 
 __all__ = [
     "PCMU",
     "AudioPart",
+    "CommandError",
     "Driver",
     "FunctionCallItem",
     "FunctionCallOutputItem",
     "FunctionTool",
     "InputTextPart",
     "MessageItem",
-    "RealtimeProtocolError",
     "ResponseParams",
     "ServerVad",
     "SessionConfig",
@@ -56,45 +52,56 @@ __all__ = [
     "ev",
 ]
 
-E = TypeVar("E", bound=ev.ServerEvent)
+E = TypeVar("E", bound=ev.EngineEvent)
 
 # What a call's session has, with transcription reported so a test can see the transcript.
 CONFIG = dataclasses.replace(SessionConfig(), input_transcription=InputTranscription("whisper-1"))
 
 
 class Listener:
-    """The far end's playout position, set by the test: ``heard_ms`` of each reply has
-    played (None: all that was sent)."""
+    """The far end, as the engine's Listener: ``heard`` ms of each reply has played (None:
+    all that was sent), set by the test; ``clears`` counts the engine's "stop playing now"."""
 
     def __init__(self) -> None:
-        self.heard_ms: float | None = None
+        self.heard: float | None = None
+        self.clears = 0
 
-    def __call__(self, audio: AssistantAudio) -> float:
-        return audio.sent_ms if self.heard_ms is None else min(self.heard_ms, audio.sent_ms)
+    def heard_ms(self, audio: AssistantAudio) -> float:
+        return audio.sent_ms if self.heard is None else min(self.heard, audio.sent_ms)
+
+    async def throttle(self, audio: AssistantAudio) -> None:
+        return None
+
+    def clear(self) -> None:
+        self.clears += 1
 
 
 class Driver:
-    """A started :class:`RealtimeSession` on fakes, with every event it emitted, in order."""
+    """A started :class:`LocalConversation` on fakes, with every event it emitted, in order."""
 
     def __init__(self, fakes: Fakes, config: SessionConfig, settings: Settings) -> None:
         self.fakes = fakes
-        self.events: list[ev.ServerEvent] = []
+        self.events: list[ev.EngineEvent] = []
         self.listener = Listener()
-        self.session = RealtimeSession(
+        self.session = LocalConversation(
             engines=fakes.engines(),
             settings=settings,
-            dialect=Dialect.GA,
             emit=self._emit,
             config=config,
-            played_ms=self.listener,
+            listener=self.listener,
         )
+        # Client events reach the engine as the realtime wire layer hands them over.
+        self.wire = ServerConnection(Dialect.GA, lambda event: None, max_message_bytes=1 << 20)
 
-    def _emit(self, event: ev.ServerEvent) -> None:
-        ev.render_event(event, Dialect.GA)  # every event must render for a client
+    def _emit(self, event: ev.EngineEvent) -> None:
+        render_event(event, Dialect.GA)  # every event must render for a client
         self.events.append(event)
 
     async def send(self, event: ce.ClientEvent) -> None:
-        await self.session.handle(event)
+        try:
+            await self.session.handle(self.wire.command_for(event, self.session))
+        except CommandError as error:
+            raise error.with_event_id(event.event_id) from None
 
     async def feed(self, audio: bytes, chunk_ms: int = 20) -> None:
         """Append wire audio in ``chunk_ms`` pieces, as a caller's media stream would."""
@@ -125,12 +132,12 @@ class Driver:
         )
 
     def kinds(
-        self, *wanted: type[ev.ServerEvent], since: ev.ServerEvent | None = None
-    ) -> list[type[ev.ServerEvent]]:
+        self, *wanted: type[ev.EngineEvent], since: ev.EngineEvent | None = None
+    ) -> list[type[ev.EngineEvent]]:
         """The kinds of event emitted (from ``since`` on, when given), in order, keeping only
         ``wanted`` ones (all if none), with runs of one kind (audio deltas) shown once."""
         start = 0 if since is None else self.events.index(since)
-        kinds: list[type[ev.ServerEvent]] = []
+        kinds: list[type[ev.EngineEvent]] = []
         for event in self.events[start:]:
             kind = type(event)
             if (not wanted or kind in wanted) and (not kinds or kinds[-1] is not kind):

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from engine_harness import (
     AudioPart,
+    CommandError,
     Driver,
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionTool,
     MessageItem,
-    RealtimeProtocolError,
     ResponseParams,
     Start,
     ce,
@@ -65,7 +65,7 @@ async def test_response_cancel_from_the_client_closes_everything(
     (created_event,) = driver.of(ev.ResponseCreated)
     created = created_event.response
 
-    with pytest.raises(RealtimeProtocolError) as wrong:
+    with pytest.raises(CommandError) as wrong:
         await driver.send(ce.ResponseCancel("evt_wrong", "resp_other"))
     assert (wrong.value.code, wrong.value.param) == ("invalid_value", "response_id")
     assert wrong.value.event_id == "evt_wrong"
@@ -97,7 +97,7 @@ async def test_response_cancel_from_the_client_closes_everything(
     assert fakes.llm.requests[0].closed
     assert not driver.session.responding
 
-    with pytest.raises(RealtimeProtocolError) as again:
+    with pytest.raises(CommandError) as again:
         await driver.send(ce.ResponseCancel(None))
     assert again.value.code == "response_cancel_not_active"
 
@@ -131,7 +131,7 @@ async def test_a_streamed_tool_call_becomes_a_function_call_item(
         call.arguments,
     )
     assert driver.of(ev.ResponseAudioDelta) == []
-    assert call in driver.session.conversation
+    assert call in driver.session.history
 
     # The client runs the tool and asks again: the LLM sees the call and its output.
     output = FunctionCallOutputItem("call_w1", json.dumps({"sky": "sunny"}))
@@ -186,7 +186,7 @@ async def test_say_while_a_response_is_active_waits_for_it(start: Start, fakes: 
     assert len(fakes.llm.requests) == 1  # said, not generated
     transcripts = [t.transcript for t in driver.of(ev.ResponseAudioTranscriptDone)]
     assert transcripts == ["Let me check. All done.", "One moment please."]
-    roles = [item.role for item in driver.session.conversation if isinstance(item, MessageItem)]
+    roles = [item.role for item in driver.session.history if isinstance(item, MessageItem)]
     assert roles == ["user", "assistant", "assistant"]
 
 
@@ -219,11 +219,11 @@ async def test_truncate_checks_the_item_part_and_length(start: Start, fakes: Fak
         (ce.ConversationItemTruncate("e4", item.id, 0, 400), "audio_end_ms"),
     ]
     for event, param in bad:
-        with pytest.raises(RealtimeProtocolError) as rejected:
+        with pytest.raises(CommandError) as rejected:
             await driver.send(event)
         assert rejected.value.param == param, event
         assert rejected.value.event_id == event.event_id
-    with pytest.raises(RealtimeProtocolError, match="shorter than 400ms"):
+    with pytest.raises(CommandError, match="shorter than 400ms"):
         await driver.send(ce.ConversationItemTruncate(None, item.id, 0, 400))
     assert driver.of(ev.ConversationItemTruncated) == []
     assert part.audio == audio  # nothing changed

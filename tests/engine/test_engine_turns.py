@@ -36,7 +36,7 @@ async def start(fakes: Fakes) -> AsyncIterator[Start]:
         yield start
 
 
-def in_order(driver: Driver, *kinds: type[ev.ServerEvent]) -> bool:
+def in_order(driver: Driver, *kinds: type[ev.EngineEvent]) -> bool:
     """``kinds`` were emitted in this order (other events may come between)."""
     seen = iter(type(event) for event in driver.events)
     return all(kind in seen for kind in kinds)
@@ -122,7 +122,7 @@ async def test_barge_in_cancels_the_reply_and_truncates_it_where_the_listener_wa
     await until(lambda: len(driver.audio_bytes()) == 300 * BYTES_PER_MS)
     assert driver.session.responding
 
-    driver.listener.heard_ms = 200  # the caller has heard 200 of the 300 ms sent
+    driver.listener.heard = 200  # the caller has heard 200 of the 300 ms sent
     await driver.feed(speech(100))
     done = await driver.wait_for(ev.ResponseDone)
     assert done.response.status == "cancelled"
@@ -141,7 +141,7 @@ async def test_barge_in_cancels_the_reply_and_truncates_it_where_the_listener_wa
     assert part.audio == driver.audio_bytes()[: 200 * BYTES_PER_MS]
     # The first clause whole, then the words of the second that had started by 200 ms.
     assert part.transcript == "Hello there. How are"
-    assert item in driver.session.conversation
+    assert item in driver.session.history
     assert item.status == "incomplete"
     # The LLM's stream was abandoned where it stalled.
     assert fakes.llm.requests[-1].closed
@@ -166,7 +166,7 @@ async def test_a_prompt_is_cut_short_only_when_barge_in_is_on(
     assert audio_part(item).audio == sent
     assert len(sent) == BYTES_PER_MS * 450  # two clauses of 24 and 21 characters
 
-    driver.listener.heard_ms = 150  # still playing
+    driver.listener.heard = 150  # still playing
     assert driver.session.speaking
     await driver.feed(speech(300) + silence(700))
     await driver.wait_for(ev.InputAudioTranscriptionCompleted)
@@ -180,11 +180,13 @@ async def test_a_prompt_is_cut_short_only_when_barge_in_is_on(
         assert part.audio == sent[: 150 * BYTES_PER_MS]
         assert part.transcript == "Please listen"
         assert not driver.session.speaking
+        assert driver.listener.clears == 1  # the carrier was told to drop its queue
     else:
         assert driver.of(ev.ConversationItemTruncated) == []
         assert part.audio == sent
         assert part.transcript == prompt
         assert driver.session.speaking  # still playing to the end
+        assert driver.listener.clears == 0  # and the carrier keeps playing it
 
 
 async def test_barge_in_off_lets_a_reply_being_generated_finish(start: Start, fakes: Fakes) -> None:
@@ -193,7 +195,7 @@ async def test_barge_in_off_lets_a_reply_being_generated_finish(start: Start, fa
     driver = start(config(turn_detection=ServerVad(interrupt_response=False)))
     await driver.feed(speech(300) + silence(700))
     await until(lambda: len(driver.audio_bytes()) == 120 * BYTES_PER_MS)
-    driver.listener.heard_ms = 50
+    driver.listener.heard = 50
 
     await driver.feed(speech(200))  # the caller talks over it, and goes on talking
     assert len(driver.of(ev.InputAudioBufferSpeechStarted)) == 2
@@ -202,6 +204,7 @@ async def test_barge_in_off_lets_a_reply_being_generated_finish(start: Start, fa
     done = await driver.wait_for(ev.ResponseDone)
     assert done.response.status == "completed"
     assert driver.of(ev.ConversationItemTruncated) == []
+    assert driver.listener.clears == 0
     assert audio_part(assistant_item(driver)).transcript == "Hello there."
 
 
