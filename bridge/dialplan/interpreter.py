@@ -8,24 +8,20 @@ variables. Time comes from an injected clock, so business hours are testable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import time
-import wave
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bridge.audio import WireDecoder
-from bridge.audio.level import is_speech
 from bridge.calls.call import Call
 from bridge.calls.tools import BUILTIN_TOOLS
 from bridge.dialplan import expressions, hours
+from bridge.dialplan.agent_tools import agent_tools
+from bridge.dialplan.answers import Answer, collect_options, mentions
 from bridge.dialplan.prompts import PromptError, prompt_audio
+from bridge.dialplan.recording import capture_recording, save_recording
 from bridge.dialplan.schema import (
     Agent,
     Branch,
@@ -39,9 +35,9 @@ from bridge.dialplan.schema import (
     Say,
     SetVariables,
     Transfer,
-    WebhookTool,
 )
 from bridge.dialplan.template import lookup, render, render_value
+from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
 from bridge.engine.config import FunctionTool, InputTranscription, ServerVad
 from bridge.engine.conversation import Conversation
@@ -49,12 +45,6 @@ from bridge.logging import get_logger
 
 log = get_logger("bridge.dialplan")
 MAX_STEPS = 500  # a dialplan that loops forever still ends
-
-
-@dataclass(frozen=True)
-class Answer:
-    kind: str  # "dtmf" or "speech"
-    value: str
 
 
 class Interpreter:
@@ -256,7 +246,7 @@ class Interpreter:
         self._clear_inputs()
         await self.say(node.prompt, node.barge_in)
         for attempt in range(node.retries + 1):
-            answer = await self.collect(node.input, node.timeout_s, **_collect_options(node))
+            answer = await self.collect(node.input, node.timeout_s, **collect_options(node))
             if answer is not None:
                 target = self._global_target(answer) or accept(answer)
                 if target is not None:
@@ -289,7 +279,7 @@ class Interpreter:
             for option in node.options:
                 if answer.kind == "dtmf" and option.keys and answer.value == option.keys:
                     return option.goto
-                if answer.kind == "speech" and _mentions(answer.value, option.phrases):
+                if answer.kind == "speech" and mentions(answer.value, option.phrases):
                     return option.goto
             return None
 
@@ -299,7 +289,7 @@ class Interpreter:
         for handler in self.plan.globals:
             if answer.kind == "dtmf" and handler.keys and answer.value == handler.keys:
                 return handler.goto
-            if answer.kind == "speech" and _mentions(answer.value, handler.phrases):
+            if answer.kind == "speech" and mentions(answer.value, handler.phrases):
                 return handler.goto
         return None
 
@@ -326,61 +316,17 @@ class Interpreter:
         await self.say(node.prompt, barge_in=False)
         media = self.call.started.media if self.call.started else None
         assert media is not None
-        decoder = WireDecoder(media.encoding, media.sample_rate, media.sample_rate)
-        audio = bytearray()
-        heard_speech = asyncio.Event()
-        last_voice = time.monotonic()
-        done = asyncio.Event()
-        started = time.monotonic()
-
-        def capture(wire: bytes) -> None:
-            nonlocal last_voice
-            pcm = decoder.decode(wire)
-            audio.extend(pcm)
-            now = time.monotonic()
-            if is_speech(pcm):
-                last_voice = now
-                heard_speech.set()
-            silent_for = now - last_voice
-            if (
-                heard_speech.is_set() and silent_for >= node.silence_s
-            ) or now - started >= node.max_s:
-                done.set()
-
-        self.call.hooks.on_audio.append(capture)
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(node.max_s + 1):
-                    await done.wait()
-        finally:
-            self.call.hooks.on_audio.remove(capture)
-        path = self._save_recording(bytes(audio), media.sample_rate)
+        audio = await capture_recording(self.call, node.silence_s, node.max_s, media)
+        path = save_recording(
+            self._recordings,
+            audio,
+            media.sample_rate,
+            self.call.started,
+            self.plan.name,
+            self._now(),
+        )
         self.variables[node.variable] = str(path)
         return node.next
-
-    def _save_recording(self, pcm: bytes, rate: int) -> Path:
-        import json
-
-        self._recordings.mkdir(parents=True, exist_ok=True)
-        started = self.call.started
-        call_id = started.call_id if started else "call"
-        stamp = self._now().strftime("%Y%m%dT%H%M%SZ")
-        path = self._recordings / f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]', '_', call_id)}.wav"
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(rate)
-            out.writeframes(pcm)
-        meta = {
-            "call_id": call_id,
-            "from": started.from_number if started else "",
-            "to": started.to_number if started else "",
-            "recorded_at": self._now().isoformat(),
-            "duration_s": round(len(pcm) / 2 / rate, 2),
-            "dialplan": self.plan.name,
-        }
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-        return path
 
     async def _agent(self, node: Agent) -> str | None:
         session = self._local_session()
@@ -430,64 +376,11 @@ class Interpreter:
         await self.call.drained()
 
     def _agent_tools(self, node: Agent) -> dict[str, tuple[FunctionTool, Any]]:
-        tools: dict[str, tuple[FunctionTool, Any]] = {}
+        return agent_tools(node, self.variables, self._exit_agent)
 
-        async def set_variable(arguments: dict[str, Any]) -> dict[str, Any]:
-            self.variables[str(arguments["name"])] = arguments.get("value")
-            return {"status": "done"}
-
-        tools["set_variable"] = (
-            FunctionTool(
-                "set_variable",
-                "Remember a value for the rest of the call.",
-                {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-                    "required": ["name", "value"],
-                },
-            ),
-            set_variable,
-        )
-        if node.exits:
-
-            async def goto_node(arguments: dict[str, Any]) -> dict[str, Any]:
-                target = str(arguments["node"])
-                if target not in node.exits:
-                    raise ValueError(f"choose one of {', '.join(node.exits)}")
-                if self._agent_exit is not None and not self._agent_exit.done():
-                    self._agent_exit.set_result(target)
-                return {"status": "done"}
-
-            tools["goto_node"] = (
-                FunctionTool(
-                    "goto_node",
-                    "Leave the conversation and continue the call flow at one of these steps.",
-                    {
-                        "type": "object",
-                        "properties": {"node": {"type": "string", "enum": list(node.exits)}},
-                        "required": ["node"],
-                    },
-                ),
-                goto_node,
-            )
-        for webhook in node.tools:
-            tools[webhook.name] = (
-                FunctionTool(webhook.name, webhook.description, webhook.parameters),
-                self._webhook_handler(webhook),
-            )
-        return tools
-
-    def _webhook_handler(self, tool: WebhookTool) -> Any:
-        async def handler(arguments: dict[str, Any]) -> dict[str, Any]:
-            url = render(tool.url, self.variables)
-            headers = {k: render(v, self.variables) for k, v in tool.headers.items()}
-            try:
-                result = await call_webhook(url, tool.method, headers, arguments, tool.timeout_s)
-            except WebhookError as exc:
-                return {"status": "failed", "error": str(exc)}
-            return result if isinstance(result, dict) else {"result": result}
-
-        return handler
+    def _exit_agent(self, target: str) -> None:
+        if self._agent_exit is not None and not self._agent_exit.done():
+            self._agent_exit.set_result(target)
 
     # --- session modes -----------------------------------------------------------------
 
@@ -523,46 +416,6 @@ class Interpreter:
                     session.config, turn_detection=replace(detection, interrupt_response=barge_in)
                 )
             )
-
-
-def _collect_options(node: Gather | Menu) -> dict[str, Any]:
-    if isinstance(node, Gather):
-        return {
-            "digits": node.digits,
-            "finish_key": node.finish_key,
-            "inter_digit_timeout_s": node.inter_digit_timeout_s,
-        }
-    longest = max(len(option.keys or "") for option in node.options)
-    return {"digits": max(1, longest), "finish_key": None}  # a choice is complete at its length
-
-
-def _mentions(utterance: str, phrases: list[str]) -> bool:
-    words = " " + re.sub(r"[^a-z0-9 ]+", " ", utterance.lower()) + " "
-    return any(f" {phrase.lower().strip()} " in words for phrase in phrases if phrase.strip())
-
-
-class WebhookError(Exception):
-    pass
-
-
-async def call_webhook(
-    url: str, method: str, headers: dict[str, str], body: Any, timeout_s: float
-) -> Any:
-    """One JSON request; the reply's JSON (or text). Failures raise :class:`WebhookError`."""
-    try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
-            if method == "GET":
-                response = await client.get(url, headers=headers, params=body or None)
-            else:
-                response = await client.request(method, url, headers=headers, json=body)
-    except httpx.HTTPError as exc:
-        raise WebhookError(f"{method} {url} failed: {exc!r}") from exc
-    if not response.is_success:
-        raise WebhookError(f"{method} {url} answered {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
 
 
 async def run_dialplan(
