@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from bridge.app import create_app
 from bridge.audio import StreamResampler
 from bridge.config import Settings
-from bridge.pipeline.engines import Engines, vad_params
+from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import ClauseCache, PiperTTS
@@ -124,7 +124,6 @@ async def bridge(
     async with serve_app(llm_script.app()) as llm_url:
         engines = Engines(
             vad=silero,
-            vad_params=vad_params(bridge_settings),
             stt=stt,
             tts=piper,
             llm=ChatLLM(base_url=f"{llm_url}/v1", api_key="", model="scripted", timeout_s=5),

@@ -1,6 +1,8 @@
-"""Audio primitives: G.711 companding, streaming resampling and fixed-size framing."""
+"""Audio primitives: the wire format type, G.711 companding, streaming resampling and
+fixed-size framing."""
 
-from bridge.audio.convert import Encoding, WireDecoder, WireEncoder, bytes_per_second
+from bridge.audio.convert import WireDecoder, WireEncoder, bytes_per_second
+from bridge.audio.format import PCM16, PCMA, PCMU, AudioFormat, Encoding
 from bridge.audio.framer import Framer, frame_bytes
 from bridge.audio.g711 import (
     G711Law,
@@ -13,6 +15,10 @@ from bridge.audio.g711 import (
 from bridge.audio.resample import StreamResampler
 
 __all__ = [
+    "PCM16",
+    "PCMA",
+    "PCMU",
+    "AudioFormat",
     "Encoding",
     "Framer",
     "G711Law",

@@ -7,12 +7,9 @@ its resampler state, so use one per stream and direction.
 
 from __future__ import annotations
 
-from typing import Literal
-
+from bridge.audio.format import Encoding
 from bridge.audio.g711 import G711Law
 from bridge.audio.resample import StreamResampler
-
-Encoding = Literal["pcm16", "pcmu", "pcma"]
 
 
 def bytes_per_second(encoding: Encoding, rate: int) -> int:

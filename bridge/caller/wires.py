@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.audiosocket import AudioSocketCarrierSide
-from bridge.carriers.base import Frame, MediaFormat
+from bridge.carriers.base import Frame
 from bridge.carriers.exotel import ExotelCarrierSide
 from bridge.carriers.jambonz import SUBPROTOCOL_JAMBONZ, JambonzCarrierSide
 from bridge.carriers.plivo import PlivoCarrierSide
@@ -28,7 +29,7 @@ Outbound = tuple[str, Any]
 
 
 class CallerWire(Protocol):
-    media: MediaFormat
+    media: AudioFormat
     transport: str  # "websocket" or "tcp"
     subprotocols: tuple[str, ...]
     headers: dict[str, str]
@@ -45,7 +46,7 @@ class CallerWire(Protocol):
 @dataclass
 class SideWire:
     side: Any  # a carrier module's CarrierSide
-    media: MediaFormat
+    media: AudioFormat
     open_frames: Callable[[], list[Frame]]
     close_frames: Callable[[], list[Frame]]
     echo_mark: Callable[[str], list[Frame]]
@@ -98,7 +99,7 @@ def twilio_wire(parameters: dict[str, str] | None = None) -> SideWire:
 
 def telnyx_wire(encoding: str = "PCMU", auth_token: str | None = None) -> SideWire:
     side = TelnyxCarrierSide(encoding=encoding, auth_token=auth_token)  # type: ignore[arg-type]
-    media = MediaFormat("pcmu" if encoding == "PCMU" else "pcma", 8000)
+    media = AudioFormat("pcmu" if encoding == "PCMU" else "pcma", 8000)
     return SideWire(
         side,
         media,
@@ -115,7 +116,7 @@ def plivo_wire(content_type: str = "audio/x-mulaw", sample_rate: int = 8000) -> 
     encoding = "pcmu" if content_type == "audio/x-mulaw" else "pcm16"
     return SideWire(
         side,
-        MediaFormat(encoding, sample_rate),  # type: ignore[arg-type]
+        AudioFormat(encoding, sample_rate),  # type: ignore[arg-type]
         lambda: [side.start()],
         _none,  # Plivo just closes the socket
         lambda name: [side.played(name)],
@@ -127,7 +128,7 @@ def exotel_wire(sample_rate: int = 8000) -> SideWire:
     side = ExotelCarrierSide(sample_rate=sample_rate)
     return SideWire(
         side,
-        MediaFormat("pcm16", sample_rate),
+        AudioFormat("pcm16", sample_rate),
         lambda: [side.connected(), side.start()],
         lambda: [side.stop()],
         lambda name: [side.mark(name)],
@@ -183,7 +184,7 @@ class RtpWire:
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def media(self) -> MediaFormat:
+    def media(self) -> AudioFormat:
         return self.phone.media_format
 
     def opening(self) -> list[Frame]:

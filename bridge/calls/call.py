@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bridge.audio.format import AudioFormat
 from bridge.calls.control import CallControl, ControlFailed, ControlUnsupported, InBandControl
 from bridge.calls.frames import carrier_frames
 from bridge.calls.listener import PhoneListener
@@ -33,13 +34,12 @@ from bridge.carriers.base import (
     DtmfReceived,
     Frame,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.config import Settings
 from bridge.engine import events as ev
 from bridge.engine.commands import AppendAudio
-from bridge.engine.config import AudioFormat, ServerVad, SessionConfig
+from bridge.engine.config import SessionConfig, server_vad
 from bridge.engine.conversation import Conversation
 from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem
 from bridge.engine.response import ResponseParams
@@ -106,7 +106,7 @@ class Call:
         self._settings = settings
         self._clock = clock
         self._outbound: OutboundAudio | None = None  # known once the call has started
-        self._media: MediaFormat | None = None
+        self._media: AudioFormat | None = None
         self._urgent: list[Frame] = []  # frames that jump the pacing queue (clear, hangup)
         self._wake = asyncio.Event()
         self._all_sent = asyncio.Event()  # set while the pacing queue is empty
@@ -193,7 +193,7 @@ class Call:
                 await self.transport.close()
             log.info("call ended")
 
-    def _outbound_for(self, media: MediaFormat) -> OutboundAudio:
+    def _outbound_for(self, media: AudioFormat) -> OutboundAudio:
         codec = self.codec
         # Carriers that batch audio into chunks (Exotel) need that much more lead.
         lead_ms = int(getattr(codec, "lead_ms", DEFAULT_LEAD_MS))  # RTP sends in real time
@@ -206,7 +206,7 @@ class Call:
             acks=codec.playout_acks == "mark",
         )
 
-    def _new_session(self, media: MediaFormat) -> Conversation:
+    def _new_session(self, media: AudioFormat) -> Conversation:
         settings = self._settings
         assert self._outbound is not None
         listener = PhoneListener(self._outbound, self._clock, self._clear_carrier)
@@ -214,7 +214,7 @@ class Call:
             return RelayConversation(
                 url=settings.relay_url,
                 api_key=settings.relay_api_key,
-                media=AudioFormat(media.encoding, media.sample_rate),
+                media=media,
                 emit=self._on_session_event,
                 listener=listener,
                 instructions=settings.system_prompt,
@@ -229,18 +229,13 @@ class Call:
             listener=listener,
         )
 
-    def _session_config(self, media: MediaFormat) -> SessionConfig:
-        fmt = AudioFormat(media.encoding, media.sample_rate)
+    def _session_config(self, media: AudioFormat) -> SessionConfig:
         s = self._settings
         return SessionConfig(
             instructions=s.system_prompt,
-            input_audio_format=fmt,
-            output_audio_format=fmt,
-            turn_detection=ServerVad(
-                threshold=s.vad_threshold,
-                prefix_padding_ms=s.vad_prefix_padding_ms,
-                silence_duration_ms=s.vad_silence_ms,
-            ),
+            input_audio_format=media,
+            output_audio_format=media,
+            turn_detection=server_vad(s),
             tools=BUILTIN_TOOLS,
         )
 
@@ -374,7 +369,7 @@ class Call:
         await self.drained()
 
     @property
-    def media_format(self) -> MediaFormat:
+    def media_format(self) -> AudioFormat:
         """The call's wire audio format (known once the call has started)."""
         assert self._media is not None
         return self._media

@@ -23,6 +23,7 @@ import struct
 import uuid
 from typing import Any, Literal
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallEvent,
@@ -30,7 +31,6 @@ from bridge.carriers.base import (
     CarrierProtocolError,
     DtmfReceived,
     Frame,
-    MediaFormat,
     MediaReceived,
 )
 
@@ -124,7 +124,7 @@ class AudioSocketCodec:
     def __init__(self, sample_rate: int = 8000) -> None:
         if sample_rate not in AUDIO_KINDS:
             raise ValueError(f"AudioSocket has no audio kind for {sample_rate} Hz")
-        self.media_format = MediaFormat("pcm16", sample_rate)
+        self.media_format = AudioFormat("pcm16", sample_rate)
         self.audio_kind = AUDIO_KINDS[sample_rate]
         self.call_id = ""
         self._reader = FrameReader()
@@ -206,7 +206,7 @@ class AudioSocketCarrierSide:
         if sample_rate not in AUDIO_KINDS:
             raise ValueError(f"AudioSocket has no audio kind for {sample_rate} Hz")
         self.call_id = uuid.UUID(call_id) if call_id else uuid.uuid4()
-        self.media_format = MediaFormat("pcm16", sample_rate)
+        self.media_format = AudioFormat("pcm16", sample_rate)
         self.audio_kind = AUDIO_KINDS[sample_rate]
         self._reader = FrameReader()
 

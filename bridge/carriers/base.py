@@ -2,7 +2,7 @@
 
 A codec is sans-I/O: it never touches a socket or a clock. The call adapter feeds it each
 frame the carrier sent (``receive``) and writes whatever the codec returns. Audio crossing the
-codec is *wire audio* in the carrier's negotiated format (:class:`MediaFormat`); the adapter
+codec is *wire audio* in the carrier's negotiated format (:class:`AudioFormat`); the adapter
 converts to and from the pipeline.
 
 Each carrier module has two halves:
@@ -21,34 +21,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bridge.audio import Encoding
+from bridge.audio.format import AudioFormat
 
 Frame = str | bytes  # a WebSocket text or binary frame, or a TCP chunk
 
 
 class CarrierProtocolError(Exception):
     """A frame the codec cannot accept; the adapter logs it and, if fatal, ends the call."""
-
-
-@dataclass(frozen=True)
-class MediaFormat:
-    encoding: Encoding  # "pcmu", "pcma" or "pcm16" (signed 16-bit little-endian)
-    sample_rate: int
-    frame_ms: int = 20
-
-    @property
-    def bytes_per_ms(self) -> float:
-        return self.sample_rate * (2 if self.encoding == "pcm16" else 1) / 1000
-
-    @property
-    def frame_bytes(self) -> int:
-        return int(self.bytes_per_ms * self.frame_ms)
-
-    @property
-    def silence(self) -> bytes:
-        """One frame of digital silence."""
-        byte = {"pcmu": b"\xff", "pcma": b"\xd5", "pcm16": b"\x00"}[self.encoding]
-        return byte * self.frame_bytes
 
 
 # --- events a codec reports (bridge side) ------------------------------------------------
@@ -59,7 +38,7 @@ class CallStarted:
     """The call's identity and media format are known; audio may flow."""
 
     call_id: str  # the carrier's call id (CallSid, call_control_id, UUID, ...)
-    media: MediaFormat
+    media: AudioFormat
     stream_id: str = ""
     from_number: str = ""
     to_number: str = ""
@@ -68,7 +47,7 @@ class CallStarted:
 
 @dataclass(frozen=True)
 class MediaReceived:
-    audio: bytes  # wire audio in the call's MediaFormat
+    audio: bytes  # wire audio in the call's AudioFormat
 
 
 @dataclass(frozen=True)

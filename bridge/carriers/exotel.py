@@ -22,6 +22,7 @@ import base64
 import json
 from typing import Any, Literal
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallEvent,
@@ -31,7 +32,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     b64_payload,
     json_object,
@@ -60,7 +60,7 @@ def _pcm(payload: object) -> bytes:
     return audio
 
 
-def chunk_bytes(media: MediaFormat, min_bytes: int = MIN_CHUNK_BYTES) -> int:
+def chunk_bytes(media: AudioFormat, min_bytes: int = MIN_CHUNK_BYTES) -> int:
     """Bytes per outbound chunk: at least ``min_bytes`` and 100 ms, a multiple of 320."""
     size = max(min_bytes, int(media.bytes_per_ms * MIN_CHUNK_MS))
     return -(-size // CHUNK_MULTIPLE) * CHUNK_MULTIPLE
@@ -75,7 +75,7 @@ class ExotelCodec:
         self.min_chunk_bytes = min_chunk_bytes
         self.stream_sid = ""
         self.call_sid = ""
-        self.media_format = MediaFormat("pcm16", 8000)  # the default until start says otherwise
+        self.media_format = AudioFormat("pcm16", 8000)  # the default until start says otherwise
         self._pending = bytearray()  # outbound audio short of a full chunk
 
     @property
@@ -135,7 +135,7 @@ class ExotelCodec:
             raise CarrierProtocolError(f"unsupported Exotel sample rate {rate!r}")
         self.stream_sid = str(message.get("stream_sid") or start.get("stream_sid") or "")
         self.call_sid = call_sid
-        self.media_format = MediaFormat("pcm16", int(rate))
+        self.media_format = AudioFormat("pcm16", int(rate))
         params = start.get("custom_parameters")
         params = params if isinstance(params, dict) else {}
         return CallStarted(

@@ -35,6 +35,7 @@ import json
 from array import array
 from typing import Any, Literal
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEvent,
     CallStarted,
@@ -43,7 +44,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     json_object,
 )
@@ -100,7 +100,7 @@ class JambonzCodec:
     def __init__(self, default_sample_rate: int = 8000) -> None:
         # Used only when the metadata lacks sampleRate (a hand-rolled uuid_audio_fork start).
         self.default_sample_rate = default_sample_rate
-        self.media_format: MediaFormat | None = None
+        self.media_format: AudioFormat | None = None
 
     def receive(self, frame: Frame) -> list[CallEvent]:
         if isinstance(frame, bytes):
@@ -131,7 +131,7 @@ class JambonzCodec:
         if mix == "stereo":
             raise CarrierProtocolError("mixType stereo sends two channels; use mono")
         rate = _rate(meta.get("sampleRate"), self.default_sample_rate)
-        self.media_format = MediaFormat("pcm16", rate)
+        self.media_format = AudioFormat("pcm16", rate)
         params = {k: _text(v) for k, v in meta.items() if k not in _FORMAT_KEYS}
         return CallStarted(
             call_id=params.get("callSid") or params.get("uuid") or params.get("callId", ""),
@@ -184,7 +184,7 @@ class JambonzCarrierSide:
         self.call_sid = call_sid
         self.from_number = from_number
         self.to_number = to_number
-        self.media_format = MediaFormat("pcm16", sample_rate)
+        self.media_format = AudioFormat("pcm16", sample_rate)
         self.metadata = metadata or {}
 
     def start(self) -> str:

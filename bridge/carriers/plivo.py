@@ -21,6 +21,7 @@ import re
 from typing import Any, Literal
 
 from bridge.audio import Encoding
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     AudioCleared,
     CallEvent,
@@ -30,7 +31,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     b64_payload,
     json_object,
@@ -84,7 +84,7 @@ class PlivoCodec:
     def __init__(self) -> None:
         self.stream_id = ""
         self.call_id = ""
-        self.media_format: MediaFormat | None = None
+        self.media_format: AudioFormat | None = None
 
     def receive(self, frame: Frame) -> list[CallEvent]:
         message = json_object(frame)
@@ -125,7 +125,7 @@ class PlivoCodec:
         if encoding is None:
             raise CarrierProtocolError(f"unsupported Plivo media format {content_type!r} at {rate}")
         self.call_id, self.stream_id = call_id, stream_id
-        self.media_format = MediaFormat(encoding, rate)
+        self.media_format = AudioFormat(encoding, rate)
         params = parse_extra_headers(message.get("extra_headers"))
         return CallStarted(
             call_id=call_id,

@@ -7,7 +7,7 @@ header, in the call's codec), ``mark``, ``clear``.
 
 The stream's codec is PCMU or PCMA at 8 kHz. Telnyx picks the inbound codec (``stream_codec``)
 and the playback codec (``stream_bidirectional_codec``, default PCMU) separately: whoever starts
-the stream must request the same one for both, since a call has a single :class:`MediaFormat`.
+the stream must request the same one for both, since a call has a single :class:`AudioFormat`.
 
 When a stream token (``stream_auth_token``) is configured, Telnyx sends it in the
 :data:`STREAM_TOKEN_HEADER` upgrade header and again in the ``connected`` frame.
@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bridge.audio import Encoding
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallEvent,
@@ -31,7 +32,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     b64_payload,
     json_object,
@@ -140,7 +140,7 @@ class TelnyxCodec:
         self.call_control_id = call_control_id
         return CallStarted(
             call_id=call_control_id,
-            media=MediaFormat(encoding, 8000),
+            media=AudioFormat(encoding, 8000),
             stream_id=self.stream_id,
             from_number=str(start.get("from") or ""),
             to_number=str(start.get("to") or ""),

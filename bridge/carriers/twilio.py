@@ -14,6 +14,7 @@ import json
 from html import escape
 from typing import Any, Literal
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallEvent,
@@ -23,13 +24,12 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     b64_payload,
     json_object,
 )
 
-MULAW_8K = MediaFormat("pcmu", 8000)
+MULAW_8K = AudioFormat("pcmu", 8000)
 
 
 class TwilioCodec:

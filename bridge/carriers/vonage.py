@@ -19,6 +19,7 @@ import json
 import re
 from typing import Any, Literal
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     AudioCleared,
     CallEvent,
@@ -28,7 +29,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
     json_object,
 )
@@ -41,7 +41,7 @@ _CALL_ID_KEYS = ("uuid", "call_uuid", "conversation_uuid")
 _FORMAT_KEYS = frozenset({"event", "content-type"})
 
 
-def media_format(content_type: object) -> MediaFormat:
+def media_format(content_type: object) -> AudioFormat:
     """The format named by a ``content-type`` such as ``audio/l16;rate=16000``."""
     match = _CONTENT_TYPE.match(content_type) if isinstance(content_type, str) else None
     if match is None:
@@ -49,7 +49,7 @@ def media_format(content_type: object) -> MediaFormat:
     rate = int(match.group(1))
     if rate not in RATES:
         raise CarrierProtocolError(f"unsupported sample rate {rate} in content-type")
-    return MediaFormat("pcm16", rate)
+    return AudioFormat("pcm16", rate)
 
 
 def _text(value: object) -> str:
@@ -78,7 +78,7 @@ class VonageCodec:
     playout_acks: Literal["mark", "none"] = "mark"  # via notify
 
     def __init__(self) -> None:
-        self.media_format: MediaFormat | None = None
+        self.media_format: AudioFormat | None = None
 
     def receive(self, frame: Frame) -> list[CallEvent]:
         if isinstance(frame, bytes):
@@ -155,7 +155,7 @@ class VonageCarrierSide:
     ) -> None:
         if sample_rate not in RATES:
             raise ValueError(f"Vonage offers {RATES} Hz, not {sample_rate}")
-        self.media_format = MediaFormat("pcm16", sample_rate)
+        self.media_format = AudioFormat("pcm16", sample_rate)
         self.headers: dict[str, Any] = (
             headers
             if headers is not None

@@ -39,7 +39,7 @@ from bridge.dialplan.schema import (
 from bridge.dialplan.template import lookup, render, render_value
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, ServerVad
+from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, server_vad
 from bridge.engine.conversation import Conversation
 from bridge.logging import get_logger
 
@@ -336,11 +336,7 @@ class Interpreter:
         extra = self._agent_tools(node)
         before = session.config
         tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
-        detection = ServerVad(
-            threshold=self.call.settings.vad_threshold,
-            prefix_padding_ms=self.call.settings.vad_prefix_padding_ms,
-            silence_duration_ms=self.call.settings.vad_silence_ms,
-        )
+        detection = server_vad(self.call.settings)
         session.reconfigure(
             replace(
                 before,
@@ -392,10 +388,8 @@ class Interpreter:
 
     def _dialplan_config(self, config: Any) -> Any:
         """Listen and transcribe, but never answer on its own: the dialplan speaks."""
-        detection = ServerVad(
-            threshold=self.call.settings.vad_threshold,
-            prefix_padding_ms=self.call.settings.vad_prefix_padding_ms,
-            silence_duration_ms=self.call.settings.vad_silence_ms,
+        detection = server_vad(
+            self.call.settings,
             create_response=False,
             interrupt_response=self._barge_in,
         )

@@ -13,7 +13,7 @@ import os
 import wave
 
 from bridge.audio import WireEncoder
-from bridge.carriers.base import MediaFormat
+from bridge.audio.format import AudioFormat
 from bridge.pipeline.tts import ClauseCache
 
 # Converted prompts, most recently played kept first (keyed by path, version and format).
@@ -26,7 +26,7 @@ class PromptError(Exception):
     pass
 
 
-async def prompt_audio(path: str, media: MediaFormat) -> bytes:
+async def prompt_audio(path: str, media: AudioFormat) -> bytes:
     """``path`` (16-bit mono WAV) as wire audio in ``media``'s format."""
     try:
         version = os.stat(path).st_mtime_ns
@@ -45,7 +45,7 @@ async def prompt_audio(path: str, media: MediaFormat) -> bytes:
     return await asyncio.shield(converting)
 
 
-def _convert(path: str, media: MediaFormat) -> bytes:
+def _convert(path: str, media: AudioFormat) -> bytes:
     try:
         with wave.open(path, "rb") as wav:
             if wav.getnchannels() != 1 or wav.getsampwidth() != 2:

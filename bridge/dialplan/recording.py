@@ -12,13 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 from bridge.audio import WireDecoder
+from bridge.audio.format import AudioFormat
 from bridge.audio.level import is_speech
 from bridge.calls.call import Call
-from bridge.carriers.base import CallStarted, MediaFormat
+from bridge.carriers.base import CallStarted
 
 
 async def capture_recording(
-    call: Call, silence_s: float, max_s: float, media: MediaFormat
+    call: Call, silence_s: float, max_s: float, media: AudioFormat
 ) -> bytes:
     """The caller's audio (16-bit PCM at the call's rate) until ``silence_s`` of quiet after
     speech, or ``max_s`` in all."""

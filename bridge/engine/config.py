@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bridge.audio.format import PCM16, AudioFormat
+from bridge.config import Settings
+
 SessionKind = Literal["realtime", "transcription"]
-Encoding = Literal["pcm16", "pcmu", "pcma"]
 OutputModality = Literal["text", "audio"]
 Eagerness = Literal["low", "medium", "high", "auto"]
 ToolChoiceMode = Literal["auto", "none", "required"]
@@ -24,23 +26,6 @@ TOOL_CHOICE_MODES: tuple[ToolChoiceMode, ...] = ("auto", "none", "required")
 DEFAULT_MODEL = "gpt-realtime"  # a name both SDKs' model literals accept
 DEFAULT_VOICE = "alloy"
 DEFAULT_TEMPERATURE = 0.8
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """Wire audio: 16-bit little-endian PCM at 24 kHz, or G.711 μ-law / A-law at 8 kHz, mono."""
-
-    encoding: Encoding
-    sample_rate: int
-
-    @property
-    def bytes_per_sample(self) -> int:
-        return 2 if self.encoding == "pcm16" else 1
-
-
-PCM16 = AudioFormat("pcm16", 24_000)
-PCMU = AudioFormat("pcmu", 8_000)
-PCMA = AudioFormat("pcma", 8_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +97,13 @@ class SessionConfig:
     @property
     def audio_output(self) -> bool:
         return "audio" in self.output_modalities
+
+
+def server_vad(settings: Settings, **changes: Any) -> ServerVad:
+    """Turn detection for the bridge's own calls, from the ``BRIDGE_VAD_*`` settings."""
+    return ServerVad(
+        threshold=settings.vad_threshold,
+        prefix_padding_ms=settings.vad_prefix_padding_ms,
+        silence_duration_ms=settings.vad_silence_ms,
+        **changes,
+    )

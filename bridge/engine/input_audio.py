@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bridge.audio import G711Law
+from bridge.audio.format import AudioFormat
 from bridge.engine import errors
-from bridge.engine.config import AudioFormat, SemanticVad, ServerVad, TurnDetection
+from bridge.engine.config import SemanticVad, ServerVad, TurnDetection
 from bridge.engine.errors import CommandError
 from bridge.pipeline.vad import (
     SileroVad,

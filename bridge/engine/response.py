@@ -9,14 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bridge.engine.config import (
-    AudioFormat,
-    FunctionTool,
-    MaxTokens,
-    OutputModality,
-    SessionConfig,
-    ToolChoice,
-)
+from bridge.audio.format import AudioFormat
+from bridge.engine.config import FunctionTool, MaxTokens, OutputModality, SessionConfig, ToolChoice
 from bridge.engine.ids import new_response_id
 from bridge.engine.items import Item, ItemReference
 

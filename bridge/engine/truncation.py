@@ -6,8 +6,8 @@ One rounding rule for every door: the audio is cut at the last whole sample at o
 
 from __future__ import annotations
 
+from bridge.audio.format import AudioFormat
 from bridge.engine import errors
-from bridge.engine.config import AudioFormat
 from bridge.engine.errors import CommandError
 from bridge.engine.items import AudioPart, Item, MessageItem
 from bridge.engine.listener import AssistantAudio

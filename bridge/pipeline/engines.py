@@ -11,13 +11,12 @@ from bridge.pipeline.cpu import linux_libc_function
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import TextToSpeech, create_tts
-from bridge.pipeline.vad import SileroVad, VadParams
+from bridge.pipeline.vad import SileroVad
 
 
 @dataclass
 class Engines:
     vad: SileroVad
-    vad_params: VadParams
     stt: SpeechToText
     tts: TextToSpeech
     llm: ChatLLM
@@ -34,15 +33,6 @@ class Engines:
         for tts in {id(t): t for t in (self.tts, *self.voices.values())}.values():
             await tts.close()
         await self.llm.close()
-
-
-def vad_params(settings: Settings) -> VadParams:
-    return VadParams(
-        threshold=settings.vad_threshold,
-        prefix_padding_ms=settings.vad_prefix_padding_ms,
-        silence_duration_ms=settings.vad_silence_ms,
-        min_speech_ms=settings.vad_min_speech_ms,
-    )
 
 
 def create_llm(settings: Settings) -> ChatLLM:
@@ -92,7 +82,6 @@ def load_engines(settings: Settings) -> Engines:
     voices = {name: voice(target) for name, target in settings.voice_map.items()}
     engines = Engines(
         vad=SileroVad(),
-        vad_params=vad_params(settings),
         stt=stt,
         tts=tts,
         llm=create_llm(settings),

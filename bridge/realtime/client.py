@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from bridge.audio.format import AudioFormat
 from bridge.engine import events as ev
-from bridge.engine.config import AudioFormat, SessionConfig
+from bridge.engine.config import SessionConfig
 from bridge.engine.items import FunctionCallItem, Item
 from bridge.engine.response import Response
 from bridge.realtime.dialect import Dialect

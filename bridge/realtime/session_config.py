@@ -19,16 +19,13 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from bridge.audio.format import PCM16, PCMA, PCMU, AudioFormat
 from bridge.engine import errors
 from bridge.engine.config import (
     EAGERNESS,
     MODALITIES,
-    PCM16,
-    PCMA,
-    PCMU,
     SESSION_KINDS,
     TOOL_CHOICE_MODES,
-    AudioFormat,
     FunctionChoice,
     FunctionTool,
     InputTranscription,

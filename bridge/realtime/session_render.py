@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bridge.audio.format import AudioFormat
 from bridge.engine.config import (
-    AudioFormat,
     FunctionChoice,
     FunctionTool,
     InputTranscription,

@@ -15,8 +15,9 @@ from typing import Any
 
 from aiosipua import SipRequest, SipResponse, SipUAC
 
+from bridge.audio.format import AudioFormat
 from bridge.calls.call import Call
-from bridge.carriers.base import CallStarted, MediaFormat
+from bridge.carriers.base import CallStarted
 from bridge.config import Settings
 from bridge.doors.admission import Ticket
 from bridge.doors.carriers import run_call
@@ -97,7 +98,7 @@ class Dialogs:
         if isinstance(event, ev.InputAudioBufferSpeechStarted):
             leg.utterances += 1
 
-    async def _fill_silence(self, leg: Leg, media: MediaFormat) -> None:
+    async def _fill_silence(self, leg: Leg, media: AudioFormat) -> None:
         """Phones send RTP all call long, and so do we: silence while the agent is quiet. It
         shows the peer where our media comes from (symmetric RTP), keeps NAT bindings open
         and keeps the peer's own RTP timeout from firing."""

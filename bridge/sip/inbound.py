@@ -12,7 +12,8 @@ import ipaddress
 
 from aiosipua import IncomingCall, SdpNegotiationError, SipRequest
 
-from bridge.carriers.base import CallStarted, MediaFormat
+from bridge.audio.format import AudioFormat
+from bridge.carriers.base import CallStarted
 from bridge.config import Settings
 from bridge.doors.admission import Refused, Ticket
 from bridge.logging import bind_call, get_logger
@@ -109,7 +110,7 @@ class Inbound:
             leg.answered = True
             started = CallStarted(
                 call_id=incoming.call_id,
-                media=MediaFormat(negotiated.params.encoding, CLOCK_RATE),
+                media=AudioFormat(negotiated.params.encoding, CLOCK_RATE),
                 from_number=user_part(incoming.invite.headers.get_first("from") or ""),
                 to_number=user_part(incoming.invite.uri),
                 parameters=dict(incoming.x_headers),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiosipua import Registration, SipDigestAuth, SipUAC, parse_uri
 
-from bridge.carriers.base import CallStarted, MediaFormat
+from bridge.audio.format import AudioFormat
+from bridge.carriers.base import CallStarted
 from bridge.config import Settings
 from bridge.doors.admission import Ticket
 from bridge.logging import get_logger
@@ -121,7 +122,7 @@ class Outbound:
         dialogs.legs[leg.call_id] = leg
         started = CallStarted(
             call_id=outgoing.call_id,
-            media=MediaFormat(negotiated.params.encoding, CLOCK_RATE),
+            media=AudioFormat(negotiated.params.encoding, CLOCK_RATE),
             from_number=user_part(self._from_uri()),
             to_number=user_part(uri),
             parameters={"direction": "outbound"},

@@ -22,6 +22,7 @@ from typing import Literal
 from aiortp.packet import RtpPacket, is_rtcp
 
 from bridge.audio import Encoding
+from bridge.audio.format import AudioFormat
 from bridge.audio.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
 from bridge.carriers.base import (
     CallEvent,
@@ -29,7 +30,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Frame,
     Ignored,
-    MediaFormat,
     MediaReceived,
 )
 
@@ -209,7 +209,7 @@ class RtpCodec:
         self.sender = RtpSender(params, rng)
         self.receiver = RtpReceiver(params)
         self.sending = True  # False while the peer holds the call
-        self._silence = MediaFormat(self.wire_encoding, CLOCK_RATE).silence
+        self._silence = AudioFormat(self.wire_encoding, CLOCK_RATE).silence
 
     def renegotiate(self, params: MediaParams) -> None:
         """A re-INVITE changed the codec or the telephone-event type."""
@@ -248,7 +248,7 @@ class RtpPhone:
     """The far end of the media, as a phone would speak it (for the simulated caller)."""
 
     def __init__(self, params: MediaParams, rng: random.Random | None = None) -> None:
-        self.media_format = MediaFormat(params.encoding, CLOCK_RATE)
+        self.media_format = AudioFormat(params.encoding, CLOCK_RATE)
         self.sender = RtpSender(params, rng)
         self.receiver = RtpReceiver(params)
 

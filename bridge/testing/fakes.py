@@ -35,7 +35,7 @@ from bridge.pipeline.stt import SAMPLE_RATE as STT_RATE
 from bridge.pipeline.stt import SpeechToText, Transcript
 from bridge.pipeline.text import split_sentences
 from bridge.pipeline.tts import ClauseCache
-from bridge.pipeline.vad import WINDOW_SAMPLES, SileroVad, VadModelState, VadParams
+from bridge.pipeline.vad import WINDOW_SAMPLES, SileroVad, VadModelState
 from bridge.testing.fake_llm import FakeLLM as FakeLLM
 from bridge.testing.fake_llm import Hold as Hold
 from bridge.testing.fake_llm import LLMCall as LLMCall
@@ -292,10 +292,9 @@ class Fakes:
     tts: FakeTTS = field(default_factory=FakeTTS)
     llm: FakeLLM = field(default_factory=FakeLLM)
 
-    def engines(self, vad_params: VadParams | None = None) -> Engines:
+    def engines(self) -> Engines:
         return Engines(
             vad=self.vad,
-            vad_params=vad_params or VadParams(),
             stt=self.stt,
             tts=self.tts,
             llm=self.llm,

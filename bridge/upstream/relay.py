@@ -22,10 +22,11 @@ from typing import Any
 import websockets
 
 from bridge.audio import StreamResampler
+from bridge.audio.format import PCM16, AudioFormat
 from bridge.engine import commands as cmd
 from bridge.engine import errors
 from bridge.engine import events as ev
-from bridge.engine.config import PCM16, AudioFormat, FunctionTool, ServerVad, SessionConfig
+from bridge.engine.config import FunctionTool, ServerVad, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.items import InputTextPart, Item, MessageItem
 from bridge.engine.listener import AssistantAudio, Listener, stop_playout

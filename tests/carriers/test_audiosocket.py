@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.audiosocket import (
     KIND_AUDIO,
     AudioSocketCarrierSide,
@@ -18,7 +19,6 @@ from bridge.carriers.base import (
     CallStarted,
     CarrierProtocolError,
     DtmfReceived,
-    MediaFormat,
     MediaReceived,
 )
 
@@ -37,7 +37,7 @@ def conversation() -> tuple[bytes, list[CallEvent]]:
         + carrier.hangup()
     )
     events: list[CallEvent] = [
-        CallStarted(call_id=CALL, media=MediaFormat("pcm16", 8000)),
+        CallStarted(call_id=CALL, media=AudioFormat("pcm16", 8000)),
         MediaReceived(AUDIO),
         DtmfReceived("5"),
         MediaReceived(AUDIO[::-1]),
@@ -52,7 +52,7 @@ def test_uuid_frame_starts_the_call() -> None:
     assert opening[:3] == b"\x01\x00\x10"
     assert opening[3:] == uuid.UUID(CALL).bytes
     [event] = AudioSocketCodec().receive(opening)
-    assert event == CallStarted(call_id=CALL, media=MediaFormat("pcm16", 8000))
+    assert event == CallStarted(call_id=CALL, media=AudioFormat("pcm16", 8000))
 
 
 def test_several_frames_in_one_chunk() -> None:
@@ -178,7 +178,7 @@ def test_a_bad_frame_is_dropped_without_losing_its_neighbours() -> None:
         codec.receive(chunk)
     # The UUID parsed before the bad frame and the audio after it both still arrive.
     assert codec.receive(carrier.dtmf("9")) == [
-        CallStarted(call_id=CALL, media=MediaFormat("pcm16", 8000)),
+        CallStarted(call_id=CALL, media=AudioFormat("pcm16", 8000)),
         MediaReceived(AUDIO),
         DtmfReceived("9"),
     ]

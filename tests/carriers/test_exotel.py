@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallStarted,
@@ -15,7 +16,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.exotel import (
@@ -54,7 +54,7 @@ def test_start_reports_ids_numbers_parameters_and_pcm16() -> None:
     codec, event = started(side)
     assert event == CallStarted(
         call_id=side.call_sid,
-        media=MediaFormat("pcm16", 8000),
+        media=AudioFormat("pcm16", 8000),
         stream_id=side.stream_sid,
         from_number="+919876543210",
         to_number="+918047491899",
@@ -97,7 +97,7 @@ def test_media_dtmf_mark_and_stop_become_events() -> None:
 def test_sixteen_khz_streams() -> None:
     side = ExotelCarrierSide(sample_rate=16000)
     codec, event = started(side)
-    assert event.media == MediaFormat("pcm16", 16000)
+    assert event.media == AudioFormat("pcm16", 16000)
     frames = [f for n in range(5) for f in codec.media(frame_20ms(n, 16000))]
     [(kind, audio)] = [side.parse(f) for f in frames]
     assert (kind, len(audio)) == ("media", 3200)  # 3.2 KB is 100 ms at 16 kHz
@@ -148,10 +148,10 @@ def test_a_clear_drops_what_was_buffered() -> None:
 
 
 def test_chunk_sizes_per_rate() -> None:
-    assert chunk_bytes(MediaFormat("pcm16", 8000)) == 3200  # 200 ms
-    assert chunk_bytes(MediaFormat("pcm16", 16000)) == 3200  # 100 ms
-    assert chunk_bytes(MediaFormat("pcm16", 24000)) == 4800  # 100 ms
-    assert chunk_bytes(MediaFormat("pcm16", 8000), min_bytes=1000) == 1600  # 100 ms, 5 x 320
+    assert chunk_bytes(AudioFormat("pcm16", 8000)) == 3200  # 200 ms
+    assert chunk_bytes(AudioFormat("pcm16", 16000)) == 3200  # 100 ms
+    assert chunk_bytes(AudioFormat("pcm16", 24000)) == 4800  # 100 ms
+    assert chunk_bytes(AudioFormat("pcm16", 8000), min_bytes=1000) == 1600  # 100 ms, 5 x 320
     codec = ExotelCodec(min_chunk_bytes=1600)
     assert [len(codec.media(frame_20ms(n))) for n in range(5)] == [0, 0, 0, 0, 1]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.audiosocket import AudioSocketCodec
 from bridge.carriers.base import (
     AudioCleared,
@@ -26,7 +27,6 @@ from bridge.carriers.base import (
     Frame,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.exotel import ExotelCodec
@@ -104,7 +104,7 @@ def twilio_started() -> TwilioCodec:
     assert codec.receive(frame("twilio", "start")) == [
         CallStarted(
             call_id=TWILIO_CALL,
-            media=MediaFormat("pcmu", 8000),
+            media=AudioFormat("pcmu", 8000),
             stream_id=TWILIO_STREAM,
             parameters={"FirstName": "Jane", "LastName": "Doe", "RemoteParty": "Bob"},
         )
@@ -154,7 +154,7 @@ def test_telnyx_documented_start_and_stream() -> None:
     assert codec.receive(frame("telnyx", "start")) == [
         CallStarted(
             call_id="v2:T02llQxIyaRkhfRKxgAP8nY511EhFLizdvdUKJiSw8d6A9BborherQ",
-            media=MediaFormat("pcmu", 8000),
+            media=AudioFormat("pcmu", 8000),
             stream_id="32DE0DEA-53CB-4B21-89A4-9E1819C043BC",
             from_number="+13122010094",
             to_number="+13122123456",
@@ -170,7 +170,7 @@ def test_telnyx_documented_legacy_start_with_a_mime_encoding() -> None:
     [event] = TelnyxCodec().receive(frame("telnyx", "start_legacy"))
     assert event == CallStarted(
         call_id="v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg",
-        media=MediaFormat("pcmu", 8000),
+        media=AudioFormat("pcmu", 8000),
         stream_id="32de0dea-53cb-4b21-89a4-9e1819c043bc",
     )
 
@@ -203,7 +203,7 @@ def plivo_started() -> PlivoCodec:
     assert codec.receive(frame("plivo", "start")) == [
         CallStarted(
             call_id="12345678-1234-1234-1234-123456789abc",
-            media=MediaFormat("pcmu", 8000),
+            media=AudioFormat("pcmu", 8000),
             stream_id=PLIVO_STREAM,
             parameters={"userId": "12345", "sessionId": "abc-xyz"},
         )
@@ -253,7 +253,7 @@ def test_plivo_outbound_messages_have_the_documented_shape() -> None:
 def test_vonage_documented_connected_messages(name: str, headers: dict[str, str]) -> None:
     # The guide's examples carry no call id: that is up to the NCCO's headers.
     assert VonageCodec().receive(frame("vonage", name)) == [
-        CallStarted(call_id="", media=MediaFormat("pcm16", 16000), parameters=headers)
+        CallStarted(call_id="", media=AudioFormat("pcm16", 16000), parameters=headers)
     ]
 
 
@@ -283,7 +283,7 @@ def exotel_started() -> ExotelCodec:
     assert codec.receive(frame("exotel", "start")) == [
         CallStarted(
             call_id="CAxxxxxxxxxxxxxxxxxxxxxxxx",
-            media=MediaFormat("pcm16", 8000),
+            media=AudioFormat("pcm16", 8000),
             stream_id=EXOTEL_STREAM,
             from_number="+919876543210",
             to_number="+918047491899",
@@ -307,7 +307,7 @@ def test_exotel_repository_start_with_linear16_encoding() -> None:
     assert codec.receive(frame("exotel", "start_repo")) == [
         CallStarted(
             call_id="abc123",
-            media=MediaFormat("pcm16", 8000),
+            media=AudioFormat("pcm16", 8000),
             from_number="+1234567890",
             to_number="+0987654321",
             parameters={"campaign_id": "12345"},
@@ -345,7 +345,7 @@ def test_jambonz_documented_metadata_then_binary_audio() -> None:
     assert codec.receive(frame("jambonz", "metadata_listen")) == [
         CallStarted(
             call_id="b6a4e2f0-0000-4000-8000-000000000001",
-            media=MediaFormat("pcm16", 8000),
+            media=AudioFormat("pcm16", 8000),
             from_number="15551230001",
             to_number="15551230002",
             parameters={
@@ -366,7 +366,7 @@ def test_mod_audio_fork_readme_metadata() -> None:
     assert codec.receive(frame("jambonz", "metadata_audio_fork")) == [
         CallStarted(
             call_id="",
-            media=MediaFormat("pcm16", 8000),
+            media=AudioFormat("pcm16", 8000),
             from_number="2061236666",
             to_number="6173333456",
             parameters={
@@ -395,7 +395,7 @@ def test_audiosocket_documented_frames() -> None:
     codec = AudioSocketCodec()
     assert codec.receive(frame("audiosocket", "uuid")) == [
         CallStarted(
-            call_id="40325ec2-5efd-4bd3-805f-53576e581d13", media=MediaFormat("pcm16", 8000)
+            call_id="40325ec2-5efd-4bd3-805f-53576e581d13", media=AudioFormat("pcm16", 8000)
         )
     ]
     assert codec.receive(frame("audiosocket", "audio")) == [MediaReceived(TWO_SAMPLES)]

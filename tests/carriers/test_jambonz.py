@@ -7,13 +7,13 @@ import struct
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallStarted,
     CarrierProtocolError,
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.jambonz import (
@@ -50,7 +50,7 @@ def test_metadata_frame_starts_the_call(rate: int) -> None:
     [event] = JambonzCodec().receive(carrier.start())
     assert isinstance(event, CallStarted)
     assert event.call_id == "cs-1"
-    assert event.media == MediaFormat("pcm16", rate)
+    assert event.media == AudioFormat("pcm16", rate)
     assert (event.from_number, event.to_number) == ("+15551230001", "+15551230002")
     assert event.parameters["tenant"] == "acme"
     assert event.parameters["extra"] == '{"a":1}'

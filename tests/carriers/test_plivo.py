@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     AudioCleared,
     CallStarted,
@@ -14,7 +15,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.plivo import (
@@ -39,7 +39,7 @@ def test_start_reports_ids_format_and_extra_headers() -> None:
     codec, event = started(side)
     assert event == CallStarted(
         call_id=side.call_id,
-        media=MediaFormat("pcmu", 8000),
+        media=AudioFormat("pcmu", 8000),
         stream_id=side.stream_id,
         from_number="15551230000",
         parameters={"userId": "12345", "From": "15551230000"},
@@ -50,13 +50,13 @@ def test_start_reports_ids_format_and_extra_headers() -> None:
 @pytest.mark.parametrize(
     ("content_type", "rate", "expected"),
     [
-        ("audio/x-mulaw", 8000, MediaFormat("pcmu", 8000)),
-        ("audio/x-l16", 8000, MediaFormat("pcm16", 8000)),
-        ("audio/x-l16", 16000, MediaFormat("pcm16", 16000)),
+        ("audio/x-mulaw", 8000, AudioFormat("pcmu", 8000)),
+        ("audio/x-l16", 8000, AudioFormat("pcm16", 8000)),
+        ("audio/x-l16", 16000, AudioFormat("pcm16", 16000)),
     ],
 )
 def test_negotiated_format_is_honoured_both_ways(
-    content_type: PlivoContentType, rate: int, expected: MediaFormat
+    content_type: PlivoContentType, rate: int, expected: AudioFormat
 ) -> None:
     side = PlivoCarrierSide(content_type=content_type, sample_rate=rate)
     codec, event = started(side)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallStarted,
@@ -14,7 +15,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.telnyx import (
@@ -40,7 +40,7 @@ def test_start_reports_ids_numbers_parameters_and_pcmu() -> None:
     codec, event = started(side)
     assert event == CallStarted(
         call_id=side.call_control_id,
-        media=MediaFormat("pcmu", 8000),
+        media=AudioFormat("pcmu", 8000),
         stream_id=side.stream_id,
         from_number="+13125550100",
         to_number="+13125550199",
@@ -53,7 +53,7 @@ def test_start_reports_ids_numbers_parameters_and_pcmu() -> None:
 def test_pcma_calls_stay_pcma() -> None:
     side = TelnyxCarrierSide(encoding="PCMA")
     codec, event = started(side)
-    assert event.media == MediaFormat("pcma", 8000)
+    assert event.media == AudioFormat("pcma", 8000)
     assert event.media.silence == b"\xd5" * 160
     alaw = bytes([0xD5]) * 160
     assert side.parse(codec.media(alaw)[0]) == ("media", alaw)

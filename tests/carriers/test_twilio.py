@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     CallEnded,
     CallStarted,
@@ -16,7 +17,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.twilio import (
@@ -43,7 +43,7 @@ def test_start_reports_call_stream_numbers_and_parameters() -> None:
     codec, event = started(side)
     assert event == CallStarted(
         call_id=side.call_sid,
-        media=MediaFormat("pcmu", 8000),
+        media=AudioFormat("pcmu", 8000),
         stream_id=side.stream_sid,
         from_number="+15551230001",
         to_number="+15551230002",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bridge.audio.format import AudioFormat
 from bridge.carriers.base import (
     AudioCleared,
     CallStarted,
@@ -13,7 +14,6 @@ from bridge.carriers.base import (
     DtmfReceived,
     Ignored,
     MarkPlayed,
-    MediaFormat,
     MediaReceived,
 )
 from bridge.carriers.vonage import VonageCarrierSide, VonageCodec, media_format
@@ -35,7 +35,7 @@ def test_connected_reports_format_and_header_ids(rate: int) -> None:
     [event] = VonageCodec().receive(carrier.connected())
     assert event == CallStarted(
         call_id="abc-123",
-        media=MediaFormat("pcm16", rate),
+        media=AudioFormat("pcm16", rate),
         from_number="447700900000",
         to_number="447700900001",
         parameters={"uuid": "abc-123", "from": "447700900000", "to": "447700900001", "n": "4"},
@@ -46,7 +46,7 @@ def test_connected_reports_format_and_header_ids(rate: int) -> None:
 def test_content_type_8k_vs_16k() -> None:
     assert media_format("audio/l16;rate=8000").frame_bytes == 320
     assert media_format("audio/l16;rate=16000").frame_bytes == 640
-    assert media_format("Audio/L16; rate=16000") == MediaFormat("pcm16", 16000)
+    assert media_format("Audio/L16; rate=16000") == AudioFormat("pcm16", 16000)
     with pytest.raises(CarrierProtocolError, match="unsupported content-type"):
         media_format("audio/x-mulaw;rate=8000")
     with pytest.raises(CarrierProtocolError, match="sample rate 11025"):

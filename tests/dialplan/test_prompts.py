@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from bridge.audio import WireEncoder
-from bridge.carriers.base import MediaFormat
+from bridge.audio.format import AudioFormat
 from bridge.dialplan import prompts
 from bridge.dialplan.prompts import PromptError, prompt_audio
 from bridge.pipeline.tts import ClauseCache
 
-PCMU_8K = MediaFormat("pcmu", 8000)
+PCMU_8K = AudioFormat("pcmu", 8000)
 
 
 def write_wav(path: Path, seconds: float, freq: float = 440.0, rate: int = 16_000) -> bytes:
@@ -35,7 +35,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     convert = prompts._convert
 
-    def counting(path: str, media: MediaFormat) -> bytes:
+    def counting(path: str, media: AudioFormat) -> bytes:
         seen.append(path)
         return convert(path, media)
 
@@ -54,7 +54,7 @@ async def test_many_calls_at_once_share_one_conversion(
     assert all(audio == expected for audio in results)
     assert conversions == [str(path)]
     # Another format is another conversion; the same one again is free.
-    assert len(await prompt_audio(str(path), MediaFormat("pcm16", 16_000))) == len(pcm)
+    assert len(await prompt_audio(str(path), AudioFormat("pcm16", 16_000))) == len(pcm)
     await prompt_audio(str(path), PCMU_8K)
     assert len(conversions) == 2
 

@@ -2,12 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.carriers.base import CallStarted, MediaFormat
+from bridge.audio.format import AudioFormat
+from bridge.carriers.base import CallStarted
 from bridge.config import Settings
 from bridge.dialplan.check import DialplanInvalid
 from bridge.dialplan.routing import DialplanRouter
 
-MEDIA = MediaFormat("pcmu", 8000)
+MEDIA = AudioFormat("pcmu", 8000)
 
 
 def started(to: str = "", **params: str) -> CallStarted:

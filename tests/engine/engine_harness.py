@@ -12,9 +12,10 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
+from bridge.audio.format import PCMU
 from bridge.config import Settings
 from bridge.engine import events as ev
-from bridge.engine.config import PCMU, FunctionTool, InputTranscription, ServerVad, SessionConfig
+from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.items import (
     AudioPart,

@@ -77,7 +77,7 @@ def setup(stt: SpeechToText, piper: Any, silero: Any) -> Setup:
     timeline: list[str] = []
     counting = CountingSTT(stt, timeline)
     llm = ChatLLM(base_url="http://127.0.0.1:9/v1", api_key="", model="m", timeout_s=1)
-    engines = Engines(vad=silero, vad_params=None, stt=counting, tts=piper, llm=llm)  # type: ignore[arg-type]
+    engines = Engines(vad=silero, stt=counting, tts=piper, llm=llm)  # type: ignore[arg-type]
     return Setup(counting, engines, timeline)
 
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bridge.audio.format import PCMA, PCMU
 from bridge.engine.config import (
-    PCMA,
-    PCMU,
     FunctionChoice,
     FunctionTool,
     InputTranscription,

@@ -63,7 +63,7 @@ async def run_turn(audio: bytes, engines: Any, settings: Settings) -> Turn:
         chat = ChatLLM(base_url=f"{url}/v1", api_key="", model="m", timeout_s=5)
         vad, stt, tts = engines
         session = LocalConversation(
-            engines=Engines(vad=vad, vad_params=None, stt=stt, tts=tts, llm=chat),
+            engines=Engines(vad=vad, stt=stt, tts=tts, llm=chat),
             settings=settings,
             emit=turn.emit,
             config=dataclasses.replace(

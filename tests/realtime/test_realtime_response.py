@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bridge.engine.config import PCMA, PCMU, FunctionTool, SessionConfig
+from bridge.audio.format import PCMA, PCMU
+from bridge.engine.config import FunctionTool, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.events import ResponseCreated, ResponseTextDelta
 from bridge.engine.response import ResponseParams, new_response

@@ -34,7 +34,7 @@ async def test_failed_transcription_and_unreachable_llm_are_reported(
     dialect: Dialect, piper: Any, stt: Any, silero: Any
 ) -> None:
     llm = ChatLLM(base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="", model="m", timeout_s=2)
-    engines = Engines(vad=silero, vad_params=None, stt=BrokenSTT(), tts=piper, llm=llm)  # type: ignore[arg-type]
+    engines = Engines(vad=silero, stt=BrokenSTT(), tts=piper, llm=llm)  # type: ignore[arg-type]
     seen: list[dict[str, Any]] = []
 
     def emit(event: ev.EngineEvent) -> None:

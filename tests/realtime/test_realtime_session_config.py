@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
+from bridge.audio.format import PCM16, PCMA, PCMU
 from bridge.engine.config import (
-    PCM16,
-    PCMA,
-    PCMU,
     FunctionChoice,
     FunctionTool,
     InputTranscription,
