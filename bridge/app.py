@@ -18,7 +18,7 @@ from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines, load_engines_async
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, runtime_of
 from bridge.sip.server import SipServer
 
 log = get_logger("bridge.app")
@@ -29,7 +29,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    runtime: Runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     if runtime.ready:
         return JSONResponse({"status": "ready"})
     if runtime.load_error:
@@ -38,7 +38,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def list_models(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.runtime.settings
+    settings = runtime_of(request).settings
     entries = [
         (settings.llm_model, "llm"),
         (settings.stt_model, "stt"),

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from starlette.requests import HTTPConnection
 
 from bridge.config import Settings
 from bridge.dialplan.calls import call_flow
@@ -80,3 +82,8 @@ class Runtime:
                 await self._loader
         if self.engines is not None:
             await self.engines.close()
+
+
+def runtime_of(connection: HTTPConnection) -> Runtime:
+    """The runtime behind a request or WebSocket (``create_app`` puts it on the app)."""
+    return cast(Runtime, connection.app.state.runtime)

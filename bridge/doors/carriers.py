@@ -27,7 +27,7 @@ from bridge.carriers.vonage import VonageCodec
 from bridge.config import Settings
 from bridge.doors.admission import Refused, Ticket
 from bridge.logging import get_logger
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, runtime_of
 
 log = get_logger("bridge.calls")
 
@@ -52,7 +52,7 @@ CARRIERS: dict[str, CarrierRoute] = {
 
 def public_base(request: Request | WebSocket, scheme: str) -> str:
     """The externally visible base URL: the configured one, else what the request shows."""
-    configured = request.app.state.runtime.settings.public_url.rstrip("/")
+    configured = runtime_of(request).settings.public_url.rstrip("/")
     if configured:
         base = configured
     else:
@@ -68,7 +68,7 @@ def public_base(request: Request | WebSocket, scheme: str) -> str:
 
 async def twilio_voice(request: Request) -> Response:
     """The voice webhook: answer with TwiML that streams the call to ``/twilio/media``."""
-    settings = request.app.state.runtime.settings
+    settings = runtime_of(request).settings
     form = await request.form()
     params = {key: str(value) for key, value in form.items()}
     if settings.twilio_auth_token:
@@ -91,7 +91,7 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 def _authorised(websocket: WebSocket, carrier: str) -> bool:
-    settings = websocket.app.state.runtime.settings
+    settings = runtime_of(websocket).settings
     if carrier == "twilio" and settings.twilio_auth_token:
         url = public_base(websocket, "ws") + websocket.url.path
         signature = websocket.headers.get("x-twilio-signature")
@@ -131,7 +131,7 @@ async def run_call(
 async def serve_call(
     websocket: WebSocket, route: CarrierRoute, first: list[Frame], ticket: Ticket | Refused
 ) -> None:
-    runtime = websocket.app.state.runtime
+    runtime = runtime_of(websocket)
     if isinstance(ticket, Refused):
         await websocket.close(code=1013, reason="too many calls")
         return
@@ -166,7 +166,7 @@ def carrier_endpoint(route: CarrierRoute) -> Callable[[WebSocket], object]:
                 PlainTextResponse("invalid carrier signature", status_code=403)
             )
             return
-        ticket = websocket.app.state.runtime.admission.admit("carrier")
+        ticket = runtime_of(websocket).admission.admit("carrier")
         if isinstance(ticket, Refused) and ticket.reason == "loading":
             await websocket.send_denial_response(
                 PlainTextResponse("the bridge is still loading its models", status_code=403)
@@ -217,7 +217,7 @@ async def shared_media(websocket: WebSocket) -> None:
     """``/media``: accept, read the first message, and hand over to that carrier's codec."""
     offered = list(websocket.scope.get("subprotocols", []))
     known = {p for route in CARRIERS.values() for p in route.subprotocols}
-    ticket = websocket.app.state.runtime.admission.admit("carrier")
+    ticket = runtime_of(websocket).admission.admit("carrier")
     if isinstance(ticket, Refused) and ticket.reason == "loading":
         await websocket.send_denial_response(
             PlainTextResponse("the bridge is still loading its models", status_code=503)

@@ -16,6 +16,7 @@ from bridge.realtime.auth import credential_from
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.session_config import apply_update
 from bridge.realtime.session_render import render_session
+from bridge.runtime import runtime_of
 
 BETA_SECRET_TTL_S = 60  # beta client secrets last one minute
 GA_SECRET_TTL_S = 600  # GA default expires_after
@@ -32,7 +33,7 @@ def api_error(
 
 
 async def _session_payload(request: Request) -> dict[str, Any] | Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     credential = credential_from(request.headers, request.query_params, [])
     grant = runtime.keys.check(credential)
     if grant is None or grant.secret is not None:  # secrets cannot mint secrets
@@ -55,7 +56,7 @@ async def beta_sessions(request: Request) -> Response:
         config = apply_update(SessionConfig(), body, Dialect.BETA)
     except CommandError as error:
         return api_error(400, error.message, error.code)
-    secret = request.app.state.runtime.keys.mint(BETA_SECRET_TTL_S, body)
+    secret = runtime_of(request).keys.mint(BETA_SECRET_TTL_S, body)
     session = render_session(config, Dialect.BETA, "sess_ephemeral")
     session["client_secret"] = {"value": secret.value, "expires_at": secret.expires_at}
     return JSONResponse(session)
@@ -77,7 +78,7 @@ async def ga_client_secrets(request: Request) -> Response:
         config = apply_update(SessionConfig(), payload, Dialect.GA)
     except CommandError as error:
         return api_error(400, error.message, error.code)
-    secret = request.app.state.runtime.keys.mint(ttl, payload)
+    secret = runtime_of(request).keys.mint(ttl, payload)
     return JSONResponse(
         {
             "value": secret.value,

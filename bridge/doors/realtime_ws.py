@@ -29,7 +29,7 @@ from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, Grant, credential_from
 from bridge.realtime.dialect import Dialect, detect_dialect
 from bridge.realtime.server import ServerConnection
 from bridge.realtime.session_config import apply_update
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, runtime_of
 
 log = get_logger("bridge.realtime")
 
@@ -54,7 +54,7 @@ def initial_config(websocket: WebSocket, dialect: Dialect) -> SessionConfig:
 
 
 async def realtime_websocket(websocket: WebSocket) -> None:
-    runtime = websocket.app.state.runtime
+    runtime = runtime_of(websocket)
     offered = list(websocket.scope.get("subprotocols", []))
     grant = runtime.keys.check(credential_from(websocket.headers, websocket.query_params, offered))
     if grant is None:

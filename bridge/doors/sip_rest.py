@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.realtime.auth import credential_from
+from bridge.runtime import runtime_of
 from bridge.sip.outbound import SipError
 
 
@@ -17,7 +18,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def place_call(request: Request) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     grant = runtime.keys.check(credential_from(request.headers, request.query_params, []))
     if grant is None or grant.secret is not None:
         return _error(401, "Incorrect or missing API key.")
