@@ -53,6 +53,7 @@ log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
 DEFAULT_LEAD_MS = 200  # audio queued at a carrier that buffers (every WebSocket carrier)
+URGENT_SEND_TIMEOUT_S = 2.0  # how long a hang-up waits for its frame to be written
 DEFAULT_BURST_MS = 100  # frames sent per wake-up of the sender (see bridge.media.pacer)
 
 
@@ -108,6 +109,7 @@ class Call:
         self._outbound: OutboundAudio | None = None  # known once the call has started
         self._media: AudioFormat | None = None
         self._urgent: list[Frame] = []  # frames that jump the pacing queue (clear, hangup)
+        self._urgent_sent = asyncio.Event()  # set whenever the urgent queue has been written
         self._wake = asyncio.Event()
         self._all_sent = asyncio.Event()  # set while the pacing queue is empty
         self._all_sent.set()
@@ -413,6 +415,7 @@ class Call:
         while True:
             while self._urgent:
                 await self.transport.send(self._urgent.pop(0))
+            self._urgent_sent.set()
             outbound = self._outbound
             assert outbound is not None
             for frame in carrier_frames(self.codec, outbound.due(self._clock())):
@@ -429,5 +432,11 @@ class Call:
                     await self._wake.wait()
 
     async def _send_now(self, frames: list[Frame]) -> None:
+        """Send ``frames`` ahead of paced audio and return once they are written (a hang-up
+        frame must reach the carrier before the connection closes)."""
         self._urgent.extend(frames)
+        self._urgent_sent.clear()
         self._wake.set()
+        with contextlib.suppress(TimeoutError):  # a dead socket: closing comes next anyway
+            async with asyncio.timeout(URGENT_SEND_TIMEOUT_S):
+                await self._urgent_sent.wait()

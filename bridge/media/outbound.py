@@ -38,17 +38,27 @@ class OutboundAudio:
         self._heard_at_clear = None
 
     def push(self, audio: bytes) -> None:
-        for frame in self._framer.push(audio):
+        # Positions count only audio that has left the framer: a mark must not claim the
+        # partial frame still waiting for more audio (it goes out after the mark).
+        frames = self._framer.push(audio)
+        for frame in frames:
             self._pacer.push(AudioFrame(frame))
-        self._playout.sent(len(audio) / self._bytes_per_ms)
-        if self._playout.acks:
-            self._pacer.push(MarkRequest(self._playout.new_mark()))
+        self._sent(sum(map(len, frames)))
 
     def flush(self) -> None:
         """The reply's audio is complete: send its last partial frame, padded."""
+        waiting = self._framer.pending
         tail = self._framer.flush(pad=True)
         if tail:
             self._pacer.push(AudioFrame(tail))
+            self._sent(waiting)
+
+    def _sent(self, audio_bytes: int) -> None:
+        if not audio_bytes:
+            return
+        self._playout.sent(audio_bytes / self._bytes_per_ms)
+        if self._playout.acks:
+            self._pacer.push(MarkRequest(self._playout.new_mark()))
 
     def clear(self, now: float) -> bool:
         """Drop what is queued; False when nothing was playing (nothing to tell the far end)."""

@@ -9,8 +9,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bridge.app import create_app
 from bridge.carriers.audiosocket import AudioSocketCarrierSide
 from bridge.config import Settings
@@ -88,11 +86,6 @@ async def test_audiosocket_call_hears_the_default_dialplan_not_the_agent(tmp_pat
     assert prompt_ms * 16 <= len(audio) < (prompt_ms + 2 * 20) * 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Call's in-band hangup queues the hangup frame for the send loop, then closes the "
-    "transport before the send loop has sent it: Asterisk only sees the socket close",
-)
 async def test_the_dialplans_hangup_reaches_asterisk_as_a_hangup_frame(tmp_path: Path) -> None:
     received = await asterisk_call(tmp_path, Fakes(tts=FakeTTS(ms_per_char=2)))
     assert received[-1] == ("hangup", None)
