@@ -3,6 +3,8 @@ clear freezes what was heard at that moment."""
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.audio.format import PCMU
 from bridge.media.outbound import OutboundAudio
 from bridge.media.pacer import AudioFrame, MarkRequest
@@ -41,8 +43,8 @@ def test_clear_freezes_heard_until_the_next_reply() -> None:
     out.push(b"\x01" * FRAME * 10)  # 200 ms
     out.due(0.0)  # all sent at once: it plays until 0.2 s
     assert out.clear(0.05)
-    assert out.heard_ms(0.05) == 50.0
-    assert out.heard_ms(5.0) == 50.0  # frozen: the rest was dropped at the carrier
+    assert out.heard_ms(0.05) == pytest.approx(50.0)
+    assert out.heard_ms(5.0) == pytest.approx(50.0)  # frozen: the rest was dropped at the carrier
     assert not out.clear(5.0)  # nothing is playing any more
     out.start_reply()
     assert out.heard_ms(5.0) == 0.0
