@@ -118,7 +118,9 @@ class Call:
         self._ended = asyncio.Event()
         self._make_control = control
         self._controller = controller
-        self.control: CallControl = InBandControl(codec.hangup, self._send_now, transport.close)
+        self.control: CallControl = InBandControl(
+            codec.hangup, self._send_now, transport.close, carrier=codec.name
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         # The agent's tools by name; a dialplan adds webhook tools and goto_node.
         self.tool_handlers: dict[str, ToolHandler] = {

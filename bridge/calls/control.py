@@ -20,6 +20,13 @@ from bridge.logging import get_logger
 
 log = get_logger("bridge.calls.control")
 REST_TIMEOUT_S = 10.0
+# What enables each carrier's REST call control (bridge.calls.routes.rest_control): named in the
+# error when a call on that carrier, left to in-band control, is asked to transfer.
+CONTROL_SETTINGS = {
+    "twilio": "BRIDGE_TWILIO_ACCOUNT_SID",  # SignalWire too (it speaks Twilio's protocol)
+    "telnyx": "BRIDGE_TELNYX_API_KEY",
+    "plivo": "BRIDGE_PLIVO_AUTH_ID",
+}
 
 
 class ControlUnsupported(Exception):
@@ -149,10 +156,12 @@ class InBandControl:
         hangup_frames: Callable[[], list[Frame]],
         send: Callable[[list[Frame]], Awaitable[None]],
         close: Callable[[], Awaitable[None]],
+        carrier: str = "",
     ) -> None:
         self._hangup_frames = hangup_frames
         self._send = send
         self._close = close
+        self._carrier = carrier
 
     async def hangup(self) -> None:
         frames = self._hangup_frames()
@@ -161,7 +170,9 @@ class InBandControl:
         await self._close()
 
     async def transfer(self, target: str) -> None:
-        raise ControlUnsupported("this protocol cannot transfer calls")
+        setting = CONTROL_SETTINGS.get(self._carrier)
+        hint = f"; set {setting} to enable {self._carrier} call control" if setting else ""
+        raise ControlUnsupported(f"this protocol cannot transfer calls{hint}")
 
     async def send_dtmf(self, digits: str) -> None:
         raise ControlUnsupported("this protocol cannot send DTMF")

@@ -148,6 +148,8 @@ def edge_label(node: Any, field_name: str) -> str:
         "on_error": "error",
         "default": "else",
     }
+    if field_name == "on_error" and isinstance(node, Transfer):
+        return "cannot transfer"
     if field_name in fixed:
         return fixed[field_name]
     if field_name == "next":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.calls.call import Call
+from bridge.calls.control import ControlFailed, ControlUnsupported
 from bridge.calls.tools import BUILTIN_TOOLS
 from bridge.dialplan import expressions, hours
 from bridge.dialplan.agent_tools import agent_tools
@@ -37,6 +38,7 @@ from bridge.dialplan.schema import (
     Transfer,
 )
 from bridge.dialplan.template import lookup, render, render_value
+from bridge.dialplan.waiting import first_done
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
 from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, server_vad
@@ -140,11 +142,7 @@ class Interpreter:
         if isinstance(node, Http):
             return await self._http(node)
         if isinstance(node, Transfer):
-            if node.text:
-                await self.say(node.text, barge_in=False)
-            await self.call.control.transfer(render(node.target, self.variables))
-            self._transferred = True
-            return None
+            return await self._transfer(node)
         if isinstance(node, Hangup):
             if node.text:
                 await self.say(node.text, barge_in=False)
@@ -153,6 +151,30 @@ class Interpreter:
             return await self._record(node)
         assert isinstance(node, Agent)
         return await self._agent(node)
+
+    async def _transfer(self, node: Transfer) -> str | None:
+        """Hand the call over; when that cannot be done, say so and carry on (``on_error``,
+        else back to where the caller chose this, else hang up)."""
+        if node.text:
+            await self.say(node.text, barge_in=False)
+        target = render(node.target, self.variables)
+        try:
+            await self.call.control.transfer(target)
+        except (ControlUnsupported, ControlFailed) as exc:
+            name = self.visited[-1] if self.visited else ""
+            log.warning("transfer failed", node=name, target=target, error=str(exc))
+            self.variables["transfer_error"] = str(exc)
+            await self.say(node.error_text, barge_in=False)
+            return node.on_error if node.on_error is not None else self._came_from()
+        self._transferred = True
+        return None
+
+    def _came_from(self) -> str | None:
+        """The last node before this one where the caller chose (menu, gather or agent)."""
+        for name in reversed(self.visited[:-1]):
+            if isinstance(self.plan.nodes[name], Menu | Gather | Agent):
+                return name
+        return None
 
     # --- speaking and listening --------------------------------------------------------
 
@@ -205,11 +227,7 @@ class Interpreter:
                 waits["speech"] = asyncio.create_task(self._speech.get())
                 waits["talking"] = asyncio.create_task(self._speech_started.wait())
             remaining = deadline - asyncio.get_running_loop().time()
-            done, pending = await asyncio.wait(
-                waits.values(), timeout=max(0.0, remaining), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            done = await first_done(list(waits.values()), max(0.0, remaining))
             finished = {name for name, task in waits.items() if task in done}
             if "speech" in finished:
                 return Answer("speech", waits["speech"].result())
@@ -352,9 +370,7 @@ class Interpreter:
             if node.greeting:
                 session.say(render(node.greeting, self.variables))
             done_turns = asyncio.create_task(self._turns_reached(node.max_turns))
-            waits: list[asyncio.Future[Any]] = [self._agent_exit, done_turns]
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            done_turns.cancel()
+            await first_done([done_turns], None, also=self._agent_exit)
             target = self._agent_exit.result() if self._agent_exit.done() else node.next
             await self.call.drained()
             return target

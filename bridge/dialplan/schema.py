@@ -117,6 +117,11 @@ class Transfer(Strict):
     type: Literal["transfer"]
     target: str  # a number or sip: URI (templated)
     text: str = ""  # said before transferring
+    # When the transfer cannot be made (no call control for this carrier, or the carrier
+    # refused): said to the caller, then the flow goes on at `on_error`, else back to the
+    # menu, gather or agent the caller came from (else it hangs up).
+    error_text: str = "I'm sorry, I can't transfer you right now."
+    on_error: Target | None = None
 
 
 class Hangup(Strict):

@@ -13,6 +13,7 @@ import pytest
 
 from bridge.dialplan.check import DialplanInvalid, Problem, check_text, load_dialplan
 from bridge.dialplan.cli import add_dialplan_arguments, run_check
+from bridge.dialplan.schema import Transfer
 
 VALID = """\
 name: demo
@@ -277,6 +278,40 @@ def test_undefined_branch_else_target_points_at_else() -> None:
     problem = only_error(text)
     assert problem.line == line_with(text, "else: nobody")
     assert problem.message == "nodes.check_pin.else: no node named 'nobody'"
+
+
+def test_undefined_transfer_on_error_target() -> None:
+    text = broken(
+        **{'target: "{{operator_number}}"': 'target: "{{operator_number}}"\n    on_error: vm'}
+    )
+    problem = only_error(text)
+    assert problem.line == line_with(text, "on_error: vm")
+    assert problem.message == "nodes.operator.on_error: no node named 'vm'"
+
+
+def test_transfer_on_error_target_counts_as_reachable() -> None:
+    text = broken(
+        **{'target: "{{operator_number}}"': 'target: "{{operator_number}}"\n    on_error: vm'}
+    )
+    text += "  vm:\n    type: record\n    prompt: Leave a message.\n    next: bye\n"
+    plan, problems = check_text(text, "plan.yaml")
+    assert problems == []
+    assert plan is not None
+    operator = plan.nodes["operator"]
+    assert isinstance(operator, Transfer)
+    assert (operator.on_error, operator.error_text) == (
+        "vm",
+        "I'm sorry, I can't transfer you right now.",
+    )
+
+
+def test_transfer_error_text_must_be_text() -> None:
+    text = broken(
+        **{'target: "{{operator_number}}"': 'target: "{{operator_number}}"\n    error_text: [a, b]'}
+    )
+    problem = only_problem(text)
+    assert problem.line == line_with(text, "error_text:")
+    assert problem.message.startswith("nodes.operator.error_text: ")
 
 
 def test_undefined_global_target() -> None:

@@ -100,6 +100,7 @@ nodes:
     type: transfer
     target: "+15550100100"
     text: Connecting you.
+    on_error: voicemail
   bye:
     type: hangup
     text: Goodbye.
@@ -119,6 +120,7 @@ EDGE_LABELS = [
     "recorded",
     "agent exit",
     "max turns",
+    "cannot transfer",
 ]
 
 

@@ -127,6 +127,31 @@ def test_reception_global_operator_and_agent_exits() -> None:
     assert agent.next == "choose_menu"
 
 
+def test_reception_transfers_that_fail_go_back_to_the_menu_or_to_voicemail() -> None:
+    plan = shipped("reception")
+    transfers = nodes_of(plan, Transfer)
+    assert set(transfers) == {"sales", "support", "operator"}
+    # A department that cannot be reached: back to the menu (no on_error), where the caller
+    # can choose again; the operator is the last resort, so the caller may leave a message.
+    assert transfers["sales"].on_error is None
+    assert transfers["support"].on_error is None
+    assert transfers["sales"].error_text == "I'm sorry, I can't transfer you right now."
+    assert transfers["operator"].on_error == "voicemail"
+    assert isinstance(plan.nodes["voicemail"], Record)
+
+
+@pytest.mark.parametrize(
+    ("name", "transfer"), [("bank", "to_advisor"), ("appointments", "front_desk")]
+)
+def test_failed_transfers_in_the_other_demos_have_somewhere_to_go(name: str, transfer: str) -> None:
+    plan = shipped(name)
+    node = plan.nodes[transfer]
+    assert isinstance(node, Transfer)
+    assert node.on_error is not None
+    assert plan.nodes[node.on_error].type in ("hangup", "record")  # never back to a PIN prompt
+    assert "sorry" in node.error_text.lower()
+
+
 def test_reception_hours_in_london() -> None:
     office = shipped("reception").nodes["office_hours"]
     assert isinstance(office, Hours)
