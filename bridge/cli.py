@@ -18,9 +18,8 @@ from bridge.sip.cli import add_sip_arguments
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from bridge.app import create_app
+    from bridge.server import GracefulServer
 
     overrides = {"host": args.host, "port": args.port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -33,6 +32,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except DialplanInvalid as exc:
         print(f"bridge: a dialplan has errors:\n{exc}", file=sys.stderr)
         return 2
+    import uvicorn
+
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -44,8 +45,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
     )
-    # uvicorn handles SIGTERM/SIGINT: stop accepting, finish requests, run the lifespan exit.
-    uvicorn.Server(config).run()
+    # SIGTERM/SIGINT: stop accepting, finish requests, run the lifespan exit, then exit 0.
+    GracefulServer(config).run()
     return 0
 
 
