@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `bridge serve` exits 0 after Ctrl-C or SIGTERM, so make reports no error for a clean stop.
 run: $(STAMP)
 	$(BIN)/bridge serve
 
@@ -20,15 +21,22 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bridge tests
 	$(BIN)/mypy bridge
 
-# The SIP tests drive the bridge with sipp (Debian's sip-tester); installed here when we can.
+# The SIP tests drive the bridge with sipp (Debian's sip-tester) and the dialplan pictures need
+# Graphviz (dot); installed here the way .ci/run does when we can, else `make test` stops and
+# says what to install (rather than letting their tests skip quietly).
+SYSTEM_DEPS := sipp:sip-tester dot:graphviz
 system-deps:
-	@command -v sipp >/dev/null || { \
+	@missing=""; for dep in $(SYSTEM_DEPS); do \
+	  command -v "$${dep%%:*}" >/dev/null || missing="$$missing $${dep#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends sip-tester >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "sipp is missing: install Debian's sip-tester (sudo apt-get install sip-tester)"; \
+	    echo "make test needs system packages:$$missing (sudo apt-get install$$missing)"; \
 	    exit 1; \
-	  fi; }
+	  fi; \
+	fi
 
 test: lint system-deps
 	$(BIN)/python -m pytest -q -ra

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -39,8 +40,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def list_models(request: Request) -> JSONResponse:
     settings = runtime_of(request).settings
+    llm_model = "canned" if settings.llm_backend == "canned" else settings.llm_model
     entries = [
-        (settings.llm_model, "llm"),
+        (llm_model, "llm"),
         (settings.stt_model, "stt"),
         (settings.tts_voice if settings.tts_backend == "piper" else settings.tts_model, "tts"),
     ]
@@ -63,6 +65,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start_loading()
+        llm_check = asyncio.create_task(runtime.check_llm())
         audiosocket = None
         if settings.audiosocket_port is not None:
             audiosocket = await start_audiosocket_server(
@@ -76,6 +79,9 @@ def create_app(
         try:
             yield
         finally:
+            llm_check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await llm_check
             if sip is not None:
                 await sip.stop()
             if audiosocket is not None:

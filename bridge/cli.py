@@ -1,10 +1,11 @@
-"""The ``bridge`` command line."""
+"""The ``bridge`` command line (the composition root: it wires commands to their code)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bridge import __version__
 from bridge.bench.cli import add_bench_arguments, run_bench_command
@@ -17,9 +18,8 @@ from bridge.sip.cli import add_sip_arguments
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from bridge.app import create_app
+    from bridge.server import GracefulServer
 
     overrides = {"host": args.host, "port": args.port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -32,6 +32,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except DialplanInvalid as exc:
         print(f"bridge: a dialplan has errors:\n{exc}", file=sys.stderr)
         return 2
+    import uvicorn
+
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -43,8 +45,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
     )
-    # uvicorn handles SIGTERM/SIGINT: stop accepting, finish requests, run the lifespan exit.
-    uvicorn.Server(config).run()
+    # SIGTERM/SIGINT: stop accepting, finish requests, run the lifespan exit, then exit 0.
+    GracefulServer(config).run()
     return 0
 
 
@@ -52,25 +54,91 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
     return run_call_command(args)
 
 
+DESCRIPTION = """\
+Answer phone calls with an AI voice agent, host IVR dialplans and serve OpenAI's
+/v1/realtime API on a local speech pipeline. With no command, `bridge` runs `bridge serve`.
+Settings come from BRIDGE_* environment variables and a .env file (see .env.example)."""
+
+EPILOG = """\
+examples:
+  bridge serve --port 9000                     run the server
+  bridge call --say "What are your hours?"     ring the running bridge as a Twilio caller
+  bridge bench --calls 2 --turns 10            measure latency and CPU per call
+  bridge dialplan check dialplans/*.yaml       check IVR flows
+
+`bridge COMMAND --help` describes each command."""
+
+
+def _add_command(
+    commands: Any, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="bridge",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"voice-bridge {__version__}")
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run the bridge server (the default)")
-    serve.add_argument("--host", help="listen address (BRIDGE_HOST)")
-    serve.add_argument("--port", type=int, help="listen port (BRIDGE_PORT)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = _add_command(
+        commands,
+        "serve",
+        "run the bridge server (the default)",
+        "Load the speech models and serve HTTP, the carriers' media WebSockets and\n"
+        "/v1/realtime (plus AudioSocket and SIP when their ports are set) until Ctrl-C or\n"
+        "SIGTERM. GET /readyz answers 200 once the models are loaded.",
+    )
+    serve.add_argument(
+        "--host", help="listen address (default: BRIDGE_HOST, which defaults to 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, help="listen port (default: BRIDGE_PORT, which defaults to 8080)"
+    )
     serve.set_defaults(handler=_serve)
-    call = commands.add_parser(
-        "call", help="dial a running bridge as a carrier would and talk to the agent"
+    call = _add_command(
+        commands,
+        "call",
+        "dial a running bridge as a carrier would and talk to the agent",
+        "Ring a running bridge as a simulated caller: speak each --say line (Piper), play\n"
+        "--wav files, press --dtmf keys, talk over the agent with --barge-in, in the order\n"
+        "given; print one line per turn with what the agent said (transcribed) and the\n"
+        "latency. Exits non-zero when a turn gets no answer or the call ends early.",
     )
     add_call_arguments(call)
     call.set_defaults(handler=_call)
-    bench = commands.add_parser("bench", help="measure turn latency, barge-in and capacity")
+    bench = _add_command(
+        commands,
+        "bench",
+        "measure turn latency, barge-in and capacity",
+        "Start a bridge (or use --url), place simultaneous simulated Twilio calls against an\n"
+        "instant local LLM, and report turn gaps p50/p95/max, barge-in latency, late frames,\n"
+        "cold start, CPU per call and peak memory.",
+    )
     add_bench_arguments(bench)
     bench.set_defaults(handler=run_bench_command)
-    dialplan = commands.add_parser("dialplan", help="check and draw dialplans (IVR flows)")
+    dialplan = _add_command(
+        commands,
+        "dialplan",
+        "check and draw dialplans (IVR flows)",
+        "Tools for dialplan authors: `check` reports file:line problems, `graph` draws a flow.",
+    )
     add_dialplan_arguments(dialplan)
-    sip = commands.add_parser("sip", help="SIP trunk commands (place a call)")
+    sip = _add_command(
+        commands,
+        "sip",
+        "SIP trunk commands (place a call)",
+        "Ask a running bridge to place a SIP call through its trunk.",
+    )
     add_sip_arguments(sip)
     return parser
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+    log_transcripts: bool = True
 
     # Speech-to-text (faster-whisper)
     stt_model: str = "tiny.en"
@@ -59,7 +60,8 @@ class Settings(BaseSettings):
     tts_workers: int = Field(default=1, ge=1, le=64)
     tts_cpu_threads: int = Field(default=0, ge=0)
 
-    # LLM (any OpenAI-compatible chat completions endpoint)
+    # LLM (any OpenAI-compatible chat completions endpoint, or canned replies offline)
+    llm_backend: Literal["openai", "canned"] = "openai"
     llm_base_url: str = Field(
         default="https://api.openai.com/v1",
         validation_alias=AliasChoices("BRIDGE_LLM_BASE_URL", "OPENAI_BASE_URL"),

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, cast
 from starlette.requests import HTTPConnection
 
 from bridge.config import Settings
-from bridge.dialplan.calls import call_flow
+from bridge.dialplan.calls import call_flow, llm_available
 from bridge.dialplan.routing import DialplanRouter
 from bridge.doors.admission import Admission
 from bridge.doors.live import LiveCalls
 from bridge.logging import get_logger
-from bridge.pipeline.engines import Engines, load_engines_async
+from bridge.pipeline.engines import Engines, create_llm, load_engines_async
 from bridge.realtime.auth import KeyStore
 
 if TYPE_CHECKING:
@@ -74,6 +74,39 @@ class Runtime:
             log.error("model loading failed", error=self.load_error)
             return
         log.info("ready", load_s=round(self.engines.load_s, 2), stt_device=self.engines.stt.device)
+
+    async def check_llm(self) -> None:
+        """Say in one start-up line which LLM answers calls, and whether it answers."""
+        settings = self.settings
+        if settings.llm_backend == "canned":
+            log.warning(
+                "LLM: canned replies, not a language model (BRIDGE_LLM_BACKEND=canned): "
+                "the agent answers a few questions from a fixed list"
+            )
+            return
+        endpoint, model = settings.llm_base_url, settings.llm_model
+        if not llm_available(settings):
+            log.warning(
+                "no LLM configured: set OPENAI_BASE_URL (and OPENAI_API_KEY if it needs one), "
+                "or BRIDGE_LLM_BACKEND=canned for canned replies offline",
+                endpoint=endpoint,
+                model=model,
+            )
+            return
+        llm = create_llm(settings)
+        try:
+            answers, detail = await llm.probe()
+        finally:
+            await llm.close()
+        if answers:
+            log.info(f"LLM endpoint {detail}", endpoint=endpoint, model=model)
+        else:
+            log.warning(
+                "LLM endpoint does not answer (calls will hear the fallback message until it does)",
+                endpoint=endpoint,
+                model=model,
+                error=detail,
+            )
 
     async def close(self) -> None:
         if self._loader is not None:

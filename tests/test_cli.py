@@ -76,8 +76,12 @@ def test_make_run_serves_ready_with_the_bundled_models_and_no_network(
     assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
     models = {m["id"] for m in httpx.get(f"{base}/v1/models").json()["data"]}
     assert {"tiny.en", "en_US-joe-medium"} <= models
-    os.killpg(make_run.pid, signal.SIGTERM)
+    os.killpg(make_run.pid, signal.SIGTERM)  # as Ctrl-C or a service manager would
+    assert make_run.stdout is not None
+    rest = make_run.stdout.read()
     make_run.wait(timeout=30)
+    assert '"event": "stopped"' in rest, rest
+    assert "make: ***" not in rest, rest  # no "[Makefile: run] Terminated" after a clean stop
 
 
 def test_sigterm_shuts_down_gracefully(port: int) -> None:
@@ -89,8 +93,8 @@ def test_sigterm_shuts_down_gracefully(port: int) -> None:
     finally:
         if process.poll() is None:
             process.kill()
-    # uvicorn finishes the shutdown, then re-raises SIGTERM so the exit status tells the truth.
-    assert process.returncode in (0, -signal.SIGTERM), out
+    # A shutdown that was asked for and went well is a success.
+    assert process.returncode == 0, out
     assert "Application shutdown complete" in out
     assert "Finished server process" in out
 

@@ -17,16 +17,27 @@ TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--calls", type=int, default=4, help="simultaneous calls (default 4)")
-    parser.add_argument("--turns", type=int, default=5, help="spoken turns per call (default 5)")
-    parser.add_argument("--url", help="bench a running bridge instead of starting one")
-    parser.add_argument("--no-barge-in", action="store_true", help="skip the barge-in turn")
+    parser.add_argument(
+        "--calls", type=int, default=4, help="simultaneous calls (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--turns", type=int, default=5, help="spoken turns per call (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--url",
+        help="bench a running bridge at this http:// URL instead of starting one "
+        "(its LLM answers then)",
+    )
+    parser.add_argument(
+        "--no-barge-in", action="store_true", help="skip the barge-in turn of each call"
+    )
     parser.add_argument(
         "--media-only", type=float, default=0.0, metavar="SECONDS",
-        help="calls only stream audio for this long (no speech): the media path's cost",
+        help="calls only stream audio for this long (no speech): the media path's cost "
+        "(default: off)",
     )  # fmt: skip
-    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    parser.add_argument("--png", metavar="FILE", help="write a turn-gap histogram as PNG")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
+    parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
 
 
 def table(result: BenchResult) -> str:

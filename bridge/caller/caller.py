@@ -57,6 +57,16 @@ class TurnReport:
     latency_ms: float | None = None  # last audible caller frame -> first audible agent frame
     clear_ms: float | None = None  # barge-in: caller speech onset -> carrier clear arrives
     heard_pcm: bytes = b""
+    cut_off: bool = False  # the caller talked over this reply (--barge-in): heard is its start
+
+
+def step_label(step: Step) -> str:
+    """How a step is named in reports: ``say 'Hello'``, ``press 42#``, ``listen``."""
+    if isinstance(step, Listen):
+        return "listen" if step.for_s is None else f"listen {step.for_s:g} s"
+    if isinstance(step, Press):
+        return f"press {step.digits}"
+    return f"say {step.text!r}" if step.text else "say (audio)"
 
 
 class Synthesizer(Protocol):
@@ -113,6 +123,8 @@ class SimulatedCaller:
         self._speech_onset_at = 0.0
         self._last_audible_at = 0.0
         self._onset_pending = False
+        self._cut: tuple[TurnReport, float] | None = None  # a reply the next step talks over
+        self.ended_before: Step | None = None  # the first step the call ended before
 
     # --- the script ----------------------------------------------------------------------
 
@@ -125,8 +137,12 @@ class SimulatedCaller:
         try:
             for step in steps:
                 if self.state.hung_up:
+                    self.ended_before = step
                     break
                 reports.append(await self._run_step(step))
+            cut = self._cut_reply(until=self._clock())  # the call ended before the barge-in
+            if cut is not None:
+                cut.heard = await self._transcribe(cut.heard_pcm)
         finally:
             for task in (ticker, receiver):
                 task.cancel()
@@ -144,16 +160,16 @@ class SimulatedCaller:
         if isinstance(step, Listen) and step.for_s is not None:
             since = self._clock()
             await self._sleep_ticks(step.for_s)
-            return TurnReport(f"listen {step.for_s:g} s", heard_pcm=self._heard_since(since))
+            return TurnReport(step_label(step), heard_pcm=self._heard_since(since))
+        report = TurnReport(step_label(step))
+        cut: TurnReport | None = None  # the earlier reply this step talked over
         if isinstance(step, Listen):
             since = speech_end = self._clock()
-            report = TurnReport("listen")
         elif isinstance(step, Press):
             for digit in step.digits:
                 self._control.extend(self.wire.dtmf(digit))
             await self._ticks(2)
             since = speech_end = self._clock()
-            report = TurnReport(f"press {step.digits}")
         else:
             # Synthesis takes a while: off the event loop, so the carrier clock keeps ticking.
             pcm = (
@@ -161,7 +177,6 @@ class SimulatedCaller:
                 if step.pcm is not None
                 else await asyncio.to_thread(self._synthesize, step.text)
             )
-            report = TurnReport(f"say {step.text!r}" if step.text else "say (audio)")
             if step.barge_in_after_ms is not None:
                 await self._wait_for_agent_audio(self._speech_sent_at)
                 await self._sleep_ticks(step.barge_in_after_ms / 1000)
@@ -173,18 +188,40 @@ class SimulatedCaller:
                 clears = self.state.clears[clears_before:]
                 onset = self._speech_onset_at  # the first audible frame, not leading silence
                 report.clear_ms = (clears[0] - onset) * 1000 if clears else None
+                cut = self._cut_reply(until=since)
         limit = step.timeout_s if isinstance(step, Listen) else self._timeout
         start = await self._wait_for_agent_audio(since, limit)
         if start is not None:
             # From the last audible frame: trailing silence in the caller's audio counts.
             report.latency_ms = (start - speech_end) * 1000
-            if not (isinstance(step, Say) and step.wait == "start"):
-                await self._wait_for_quiet()
+            if isinstance(step, Say) and step.wait == "start":
+                # The next step talks over this reply: what was heard of it is known then.
+                self._cut = (report, since)
+                return report
+            await self._wait_for_quiet()
         report.heard_pcm = self._heard_since(since)
-        if self._stt is not None and report.heard_pcm:
-            pcm16k = StreamResampler(self.wire.media.sample_rate, 16_000).process(report.heard_pcm)
-            report.heard = (await self._stt.transcribe(pcm16k)).text
+        report.heard = await self._transcribe(report.heard_pcm)
+        if cut is not None:
+            cut.heard = await self._transcribe(cut.heard_pcm)
         return report
+
+    def _cut_reply(self, until: float) -> TurnReport | None:
+        """The reply a barge-in talked over, with the audio of it that played before the
+        caller finished talking (the carrier's clear dropped the rest)."""
+        if self._cut is None:
+            return None
+        (report, since), self._cut = self._cut, None
+        report.cut_off = True
+        report.heard_pcm = b"".join(
+            h.pcm for h in self.playback.heard if since <= h.started_at < until
+        )
+        return report
+
+    async def _transcribe(self, pcm: bytes) -> str:
+        if self._stt is None or not pcm:
+            return ""
+        pcm16k = StreamResampler(self.wire.media.sample_rate, 16_000).process(pcm)
+        return str((await self._stt.transcribe(pcm16k)).text)
 
     def _synthesize(self, text: str) -> bytes:
         pcm = self._tts.synthesize_sync(text)

@@ -9,6 +9,7 @@ connection opens and closes and how the carrier answers marks and clears.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -84,8 +85,13 @@ def _none(*_: object) -> list[Frame]:
     return []
 
 
+def _hex() -> str:
+    return uuid.uuid4().hex
+
+
 def twilio_wire(parameters: dict[str, str] | None = None) -> SideWire:
-    side = TwilioCarrierSide(parameters=parameters)
+    # Every simulated call gets ids of its own, so the bridge's log lines can tell calls apart.
+    side = TwilioCarrierSide(f"CA{_hex()}", f"MZ{_hex()}", parameters=parameters)
     return SideWire(
         side,
         MULAW_8K,
@@ -98,7 +104,12 @@ def twilio_wire(parameters: dict[str, str] | None = None) -> SideWire:
 
 
 def telnyx_wire(encoding: str = "PCMU", auth_token: str | None = None) -> SideWire:
-    side = TelnyxCarrierSide(encoding=encoding, auth_token=auth_token)  # type: ignore[arg-type]
+    side = TelnyxCarrierSide(
+        call_control_id=f"v3:sim-{_hex()}",
+        stream_id=str(uuid.uuid4()),
+        encoding=encoding,  # type: ignore[arg-type]
+        auth_token=auth_token,
+    )
     media = AudioFormat("pcmu" if encoding == "PCMU" else "pcma", 8000)
     return SideWire(
         side,
@@ -112,7 +123,12 @@ def telnyx_wire(encoding: str = "PCMU", auth_token: str | None = None) -> SideWi
 
 
 def plivo_wire(content_type: str = "audio/x-mulaw", sample_rate: int = 8000) -> SideWire:
-    side = PlivoCarrierSide(content_type=content_type, sample_rate=sample_rate)  # type: ignore[arg-type]
+    side = PlivoCarrierSide(
+        call_id=str(uuid.uuid4()),
+        stream_id=str(uuid.uuid4()),
+        content_type=content_type,  # type: ignore[arg-type]
+        sample_rate=sample_rate,
+    )
     encoding = "pcmu" if content_type == "audio/x-mulaw" else "pcm16"
     return SideWire(
         side,
@@ -125,7 +141,7 @@ def plivo_wire(content_type: str = "audio/x-mulaw", sample_rate: int = 8000) -> 
 
 
 def exotel_wire(sample_rate: int = 8000) -> SideWire:
-    side = ExotelCarrierSide(sample_rate=sample_rate)
+    side = ExotelCarrierSide(call_sid=_hex(), stream_sid=_hex(), sample_rate=sample_rate)
     return SideWire(
         side,
         AudioFormat("pcm16", sample_rate),
@@ -137,7 +153,8 @@ def exotel_wire(sample_rate: int = 8000) -> SideWire:
 
 
 def vonage_wire(sample_rate: int = 16000) -> SideWire:
-    side = VonageCarrierSide(sample_rate=sample_rate)
+    headers = {"uuid": str(uuid.uuid4()), "from": "447700900000", "to": "447700900001"}
+    side = VonageCarrierSide(sample_rate=sample_rate, headers=headers)
     return SideWire(
         side,
         side.media_format,
@@ -149,7 +166,7 @@ def vonage_wire(sample_rate: int = 16000) -> SideWire:
 
 
 def jambonz_wire(sample_rate: int = 8000) -> SideWire:
-    side = JambonzCarrierSide(sample_rate=sample_rate)
+    side = JambonzCarrierSide(call_sid=str(uuid.uuid4()), sample_rate=sample_rate)
     return SideWire(
         side,
         side.media_format,

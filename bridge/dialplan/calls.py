@@ -16,7 +16,9 @@ DEFAULT_LLM_URL = "https://api.openai.com/v1"
 
 
 def llm_available(settings: Settings) -> bool:
-    """An LLM endpoint was configured (a key, or a base URL of its own)."""
+    """An LLM endpoint was configured (a key, or a base URL of its own), or canned replies."""
+    if settings.llm_backend == "canned":
+        return True
     return bool(settings.llm_api_key) or settings.llm_base_url.rstrip("/") != DEFAULT_LLM_URL
 
 

@@ -85,7 +85,7 @@ class ResponseRun:
         self._emit(ev.ResponseCreated(self.response))
         try:
             request = await self._prepare()
-            self._emit(_rate_limits(request))
+            self._emit(_rate_limits(request.max_tokens or self._llm.max_tokens))
             await self._generate(request)
             if self.response.status == "in_progress":
                 self.response.status = "completed"
@@ -254,10 +254,10 @@ async def _scripted(text: str) -> AsyncIterator[LLMEvent]:
     yield Completed("stop", text)
 
 
-def _rate_limits(request: LLMRequest) -> ev.RateLimitsUpdated:
+def _rate_limits(tokens: int) -> ev.RateLimitsUpdated:
     """A local bridge has no quotas; it reports what bounds this response instead: one active
-    response per session, and the response's output token budget."""
-    tokens = request.max_tokens or 4096
+    response per session, and the response's output token budget (the response's
+    ``max_output_tokens``, else ``BRIDGE_LLM_MAX_TOKENS``)."""
     return ev.RateLimitsUpdated(
         (
             ev.RateLimit("requests", limit=1, remaining=0, reset_seconds=0.0),

@@ -40,6 +40,7 @@ from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
 from bridge.engine.transcription import transcribe_item
 from bridge.engine.truncation import audio_part, truncate_audio
+from bridge.engine.turn_log import TurnLog
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.stt import Transcript
@@ -91,6 +92,7 @@ class LocalConversation:
         self.voice_locked = False
         self._queued_says: list[str] = []
         self._prefetch: Prefetch | None = None
+        self._turn_log = TurnLog(transcripts=settings.log_transcripts)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class LocalConversation:
                 elif early is not None:
                     early[1].cancel()
                 self._commit(self._input.take(speech.end_ms), item_id, respond=respond)
+                self._turn_log.turn_ended(item_id, self._input.stream_ms, speech.end_ms)
         self._transcribe_early()
 
     def _transcribe_early(self) -> None:
@@ -380,6 +383,7 @@ class LocalConversation:
 
     async def _respond(self, run: ResponseRun) -> None:
         await run.run()
+        self._turn_log.answered(run, self.history)
         if run.audio is not None:
             self._spoken[run.audio.item.id] = run.audio
         if self._queued_says:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from bridge.config import Settings
+from bridge.pipeline.canned_llm import CannedLLM
 from bridge.pipeline.cpu import linux_libc_function
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
@@ -36,6 +37,8 @@ class Engines:
 
 
 def create_llm(settings: Settings) -> ChatLLM:
+    if settings.llm_backend == "canned":
+        return CannedLLM(max_tokens=settings.llm_max_tokens)
     return ChatLLM(
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,

@@ -169,5 +169,24 @@ class ChatLLM:
         )
         yield Completed(finish_reason, "".join(text), tool_calls, usage)
 
+    async def probe(self, timeout_s: float = 5.0) -> tuple[bool, str]:
+        """Whether the endpoint answers (``GET /models``), and a few words on what it said."""
+        try:
+            async with asyncio.timeout(min(timeout_s, self.timeout_s)):
+                page = await self._client.models.list()
+        except TimeoutError:
+            return False, f"no answer within {min(timeout_s, self.timeout_s):g} s"
+        except openai.APIStatusError as exc:
+            # It answers; a 404 is a server without a model list, a 401 a wrong key.
+            hint = " (check BRIDGE_LLM_API_KEY)" if exc.status_code in (401, 403) else ""
+            return exc.status_code == 404, f"GET /models answered {exc.status_code}{hint}"
+        except openai.OpenAIError as exc:
+            cause = exc.__cause__ or exc
+            return False, f"unreachable: {cause}"
+        names = [model.id for model in page.data]
+        if names and self.model not in names:
+            return True, f"answers, but does not list the model {self.model!r}"
+        return True, "answers"
+
     async def close(self) -> None:
         await self._client.close()

@@ -2,13 +2,19 @@
 
 Tests and ``bridge bench`` point the real ``openai`` client at it: it streams replies chosen by
 rules over the conversation, including tool calls, exactly as a real endpoint frames them.
+
+Run on its own, it serves the bridge's canned replies (``bridge.pipeline.canned_llm``) as an
+endpoint: ``python -m bridge.testing.llm_server --port 8081``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -159,3 +165,39 @@ def _full_completion(model: str, reply: Reply) -> dict[str, Any]:
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     }
+
+
+def canned_llm() -> ScriptedLLM:
+    """The bridge's canned replies (``BRIDGE_LLM_BACKEND=canned``) as scripted rules."""
+    from bridge.pipeline.canned_llm import CANNED_DEFAULT, CANNED_REPLIES
+
+    rules = [Rule(pattern, Reply(text)) for pattern, text in CANNED_REPLIES]
+    return ScriptedLLM(rules=rules, default=Reply(CANNED_DEFAULT))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge.testing.llm_server",
+        description="Serve canned replies as an OpenAI-compatible chat-completions endpoint "
+        "(for tests and trying things out: not a language model).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8081, help="listen port (default: %(default)s)")
+    args = parser.parse_args(argv)
+    # Bound before the banner: a client that reads it can connect at once.
+    sock = socket.create_server((args.host, args.port))
+    url = f"http://{args.host}:{sock.getsockname()[1]}/v1"
+    print(
+        f"canned replies (not a language model) at {url}; "
+        f"try: OPENAI_BASE_URL={url} BRIDGE_DEFAULT_DIALPLAN=agent make run",
+        flush=True,
+    )
+    config = uvicorn.Config(canned_llm().app(), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

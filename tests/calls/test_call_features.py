@@ -81,7 +81,7 @@ async def test_barge_in_clears_within_300_ms_and_history_keeps_what_was_heard(
 ) -> None:
     async with twilio_call(bridge) as transport:
         caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
-        _, interruption, _ = await caller.run(
+        story, interruption, _ = await caller.run(
             [
                 Say("Please tell me a long story.", wait="start"),
                 Say("Stop, please wait.", barge_in_after_ms=2000),
@@ -96,6 +96,9 @@ async def test_barge_in_clears_within_300_ms_and_history_keeps_what_was_heard(
     heard = told[0]
     assert STORY.startswith(heard)
     assert 0 < len(heard.split()) < len(STORY.split()) / 2  # only the ~2 s that played
+    # `bridge call` prints what the caller heard of the cut reply, not '(silence)'.
+    assert story.cut_off
+    assert story.heard.split()[:2] == STORY.split()[:2], story.heard
 
 
 async def test_dtmf_reaches_the_agent_as_text(
@@ -117,10 +120,11 @@ async def test_agent_hangup_and_transfer_become_twilio_rest_requests(
 ) -> None:
     recorder, url = rest
     bridge.settings.twilio_api_url = url
+    wire = twilio_wire()
     async with twilio_call(bridge, signed=True) as transport:
-        caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
+        caller = SimulatedCaller(wire, transport, tts=piper, stt=stt)
         await caller.run([Say("Can I talk to an operator?"), Say("Thanks, goodbye.")])
-    path = "/2010-04-01/Accounts/AC1/Calls/CA00000000000000000000000000000001.json"
+    path = f"/2010-04-01/Accounts/AC1/Calls/{wire.side.call_sid}.json"
     assert recorder.requests == [
         ("POST", path, {"Twiml": "<Response><Dial><Number>+15550100</Number></Dial></Response>"}),
         ("POST", path, {"Status": "completed"}),

@@ -306,7 +306,7 @@ async def test_record_voicemail_then_transfer_through_call_control(
         pcm = w.readframes(w.getnframes())
     said = (await stt.transcribe(StreamResampler(8000, 16000).process(pcm))).text
     assert word_error_rate("Please call me back about my order.", said) <= 0.3, said
-    call_control_id = "v3:sim-0000000000000000000000000000000000000001"
+    call_control_id = wire.side.call_control_id
     assert seen == [f'/v2/calls/{call_control_id}/actions/transfer {{"to":"+15550100"}}']
 
 

@@ -1,0 +1,70 @@
+"""One info line per answered turn: what was heard, what was said, and how long it took.
+
+Latency runs from the end of the caller's speech (dated by the VAD, not by when the silence
+proved the turn over) to the reply's first audio leaving the engine. With
+``BRIDGE_LOG_TRANSCRIPTS=false`` the words stay out of the log; their lengths are logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bridge.engine.history import History
+from bridge.engine.items import AudioPart, InputAudioPart, MessageItem, TextPart
+from bridge.engine.responder import ResponseRun
+from bridge.logging import get_logger
+
+log = get_logger("bridge.turns")
+
+
+class TurnLog:
+    def __init__(self, *, transcripts: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self._transcripts = transcripts
+        self._clock = clock
+        self._turn: tuple[str, float] | None = None  # the caller's last turn: item id, end
+
+    def turn_ended(self, item_id: str, stream_ms: float, end_ms: float) -> None:
+        """The VAD ended a turn at ``end_ms`` of the stream; ``stream_ms`` has arrived so far."""
+        self._turn = (item_id, self._clock() - max(0.0, stream_ms - end_ms) / 1000)
+
+    def answered(self, run: ResponseRun, history: History) -> None:
+        """Log a finished response (with the turn it answered, if one is waiting)."""
+        turn, self._turn = self._turn, None
+        heard: str | None = None
+        latency_ms: float | None = None
+        if turn is not None:
+            item_id, ended_at = turn
+            heard = _transcript(history, item_id)
+            first_audio = run.audio.first_audio_at if run.audio is not None else None
+            if first_audio is not None:
+                latency_ms = round((first_audio - ended_at) * 1000)
+        said = _said(run)
+        if heard is None and not said:
+            return
+        fields: dict[str, object] = {"status": run.response.status, "latency_ms": latency_ms}
+        if self._transcripts:
+            fields |= {"heard": heard, "said": said}
+        else:
+            fields |= {"heard_chars": len(heard or ""), "said_chars": len(said)}
+        log.info("turn", **fields)
+
+
+def _transcript(history: History, item_id: str) -> str | None:
+    item = next((i for i in history if i.id == item_id), None)
+    if not isinstance(item, MessageItem):
+        return None
+    parts = [p.transcript for p in item.content if isinstance(p, InputAudioPart)]
+    return " ".join(p for p in parts if p) or ""
+
+
+def _said(run: ResponseRun) -> str:
+    words: list[str] = []
+    for item in run.response.output:
+        if isinstance(item, MessageItem):
+            for part in item.content:
+                if isinstance(part, AudioPart):
+                    words.append(part.transcript)
+                elif isinstance(part, TextPart):
+                    words.append(part.text)
+    return " ".join(w for w in words if w)

@@ -1,0 +1,111 @@
+"""The simulated caller against a scripted AudioSocket peer (no models, no sockets): a call
+that ends mid-script names the step it ended before, and a reply the caller talks over is
+reported with what was heard of it."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.caller.caller import Say, SimulatedCaller, step_label
+from bridge.caller.wires import audiosocket_wire
+from bridge.carriers.audiosocket import KIND_AUDIO, KIND_HANGUP, encode_frame
+from bridge.carriers.base import Frame
+
+RATE = 8000
+FRAME = RATE * 2 // 50  # 20 ms of 16-bit PCM
+
+
+def tone(seconds: float) -> bytes:
+    count = int(RATE * seconds)
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / RATE))) for n in range(count)
+    )
+
+
+class LoudTTS:
+    """Any text is half a second of tone (loud enough to count as speech)."""
+
+    sample_rate = RATE
+
+    def synthesize_sync(self, text: str) -> bytes:
+        return tone(0.5)
+
+
+@dataclass
+class Seconds:
+    """Transcribes audio as its duration, in tenths of a second."""
+
+    async def transcribe(self, pcm16k: bytes) -> Any:
+        @dataclass
+        class Text:
+            text: str
+
+        return Text(f"{round(len(pcm16k) / 32000, 1)} s")
+
+
+@dataclass
+class ScriptedPeer:
+    """The bridge's side of an AudioSocket call, answering by a script: ``replies[n]`` go out
+    when the caller's n-th utterance ends (n counts from 0)."""
+
+    replies: dict[int, list[bytes]]  # utterance -> frames to send when it ends
+    greeting: list[bytes] = field(default_factory=list)
+    inbox: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    utterances: int = 0
+    _loud: bool = False
+
+    def __post_init__(self) -> None:
+        for frame in self.greeting:
+            self.inbox.put_nowait(frame)
+
+    async def receive(self) -> Frame | None:
+        return await self.inbox.get()
+
+    async def send(self, frame: Frame) -> None:
+        assert isinstance(frame, bytes)
+        if frame[0] != KIND_AUDIO:
+            return
+        pcm = frame[3:]
+        loud = max(abs(s) for (s,) in struct.iter_unpack("<h", pcm)) > 1000
+        if self._loud and not loud:
+            for reply in self.replies.get(self.utterances, []):
+                self.inbox.put_nowait(reply)
+            self.utterances += 1
+        self._loud = loud
+
+    async def close(self) -> None:
+        self.inbox.put_nowait(None)
+
+
+def audio(pcm: bytes) -> list[bytes]:
+    return [encode_frame(KIND_AUDIO, pcm[i : i + FRAME]) for i in range(0, len(pcm), FRAME)]
+
+
+async def test_a_call_that_ends_mid_script_names_the_step_it_ended_before() -> None:
+    # The peer answers the first question, then hangs up.
+    peer = ScriptedPeer({0: [*audio(tone(0.3)), encode_frame(KIND_HANGUP)]})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=Seconds())
+    steps = [Say("one"), Say("two"), Say("three")]
+    reports = await caller.run(steps)
+    assert [r.step for r in reports] == ["say 'one'"]
+    assert caller.ended_before == Say("two")
+    assert step_label(Say("two")) == "say 'two'"
+
+
+async def test_a_reply_cut_by_a_barge_in_reports_what_was_heard_of_it() -> None:
+    # A 3 s reply to the first utterance; the caller talks over it 400 ms in.
+    peer = ScriptedPeer({0: audio(tone(3.0)), 1: audio(tone(0.3))}, greeting=[])
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=Seconds())
+    story, interruption = await caller.run(
+        [Say("tell me a story", wait="start"), Say("stop", barge_in_after_ms=400)]
+    )
+    assert story.cut_off
+    assert not interruption.cut_off
+    assert story.latency_ms is not None
+    # Heard: the 400 ms before the caller started, and the 500 ms the caller talked over it.
+    heard_s = float(story.heard.removesuffix(" s"))
+    assert 0.8 <= heard_s <= 1.2, story.heard
