@@ -73,7 +73,7 @@ def create_app(
             )
         sip = None
         if settings.sip_port is not None:
-            sip = SipServer(runtime, settings)
+            sip = SipServer(runtime, settings.sip)
             await sip.start()
             runtime.sip = sip
         try:

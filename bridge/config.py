@@ -7,6 +7,7 @@ Settings are passed to whatever needs them; nothing reads the environment global
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        frozen=True,  # read once at start; a change is a new Settings (model_copy)
     )
 
     # Server
@@ -187,9 +189,112 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
+    # --- what each subsystem is handed: frozen views of the settings it reads ----------
+
+    @property
+    def conversation(self) -> ConversationSettings:
+        return ConversationSettings(
+            system_prompt=self.system_prompt,
+            prefetch_reply=self.prefetch_reply,
+            min_speech_ms=self.vad_min_speech_ms,
+            max_audio_buffer_s=self.max_audio_buffer_s,
+            log_transcripts=self.log_transcripts,
+            model_map=dict(self.model_map),
+        )
+
+    @property
+    def vad(self) -> VadSettings:
+        return VadSettings(
+            threshold=self.vad_threshold,
+            prefix_padding_ms=self.vad_prefix_padding_ms,
+            silence_ms=self.vad_silence_ms,
+        )
+
+    @property
+    def control(self) -> ControlSettings:
+        return ControlSettings(
+            twilio_account_sid=self.twilio_account_sid,
+            twilio_auth_token=self.twilio_auth_token,
+            twilio_api_url=self.twilio_api_url,
+            telnyx_api_key=self.telnyx_api_key,
+            telnyx_api_url=self.telnyx_api_url,
+            plivo_auth_id=self.plivo_auth_id,
+            plivo_auth_token=self.plivo_auth_token,
+            plivo_api_url=self.plivo_api_url,
+        )
+
+    @property
+    def sip(self) -> SipSettings:
+        host = self.sip_host or self.host
+        return SipSettings(
+            host=host,
+            port=self.sip_port or 0,
+            public_host=self.sip_public_host or host,
+            ring_ms=self.sip_ring_ms,
+            rtp_ports=self.sip_rtp_port_range,
+            rtp_timeout_s=self.sip_rtp_timeout_s,
+            allowed_sources=tuple(self.sip_allowed_sources),
+            trunk_uri=self.sip_trunk_uri,
+            trunk_username=self.sip_trunk_username,
+            trunk_password=self.sip_trunk_password,
+            register=self.sip_register,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """What the conversation engine reads."""
+
+    system_prompt: str = Settings.model_fields["system_prompt"].default
+    prefetch_reply: bool = True
+    min_speech_ms: int = 32
+    max_audio_buffer_s: float = 120.0
+    log_transcripts: bool = True
+    model_map: dict[str, str] = field(default_factory=dict)
+
     def llm_model_for(self, requested: str) -> str | None:
         """The LLM mapped to a realtime model name, or None for the configured ``llm_model``."""
         return self.model_map.get(requested)
+
+
+@dataclass(frozen=True, slots=True)
+class VadSettings:
+    """Turn detection for the bridge's own calls (``BRIDGE_VAD_*``)."""
+
+    threshold: float
+    prefix_padding_ms: int
+    silence_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlSettings:
+    """Carrier REST call control credentials and endpoints."""
+
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_api_url: str
+    telnyx_api_key: str
+    telnyx_api_url: str
+    plivo_auth_id: str
+    plivo_auth_token: str
+    plivo_api_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """The SIP user agent (``BRIDGE_SIP_*``), with defaults resolved (host, public host)."""
+
+    host: str
+    port: int  # 0 picks a free port
+    public_host: str
+    ring_ms: int
+    rtp_ports: range
+    rtp_timeout_s: float
+    allowed_sources: tuple[str, ...]
+    trunk_uri: str
+    trunk_username: str
+    trunk_password: str
+    register: bool
 
 
 def _env_key(loc: tuple[int | str, ...]) -> str:

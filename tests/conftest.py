@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from bridge.app import create_app
 from bridge.audio import StreamResampler
 from bridge.config import Settings
+from bridge.dialplan.calls import call_flow
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
@@ -71,6 +73,14 @@ class RunningBridge:
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/v1"
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings on the running bridge. Settings are frozen: a copy with the changes
+        replaces them where calls read them (the runtime, and the call flow built from them)."""
+        runtime = self.app.state.runtime
+        self.settings = self.settings.model_copy(update=changes)
+        runtime.settings = self.settings
+        runtime.call_flow = call_flow(runtime.router, self.settings)
 
 
 # Twelve different sentences: the speech cache would make a repeated one free to synthesize,

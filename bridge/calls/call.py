@@ -227,7 +227,7 @@ class Call:
             )
         return LocalConversation(
             engines=self._engines,
-            settings=settings,
+            settings=settings.conversation,
             emit=self._on_session_event,
             config=self._session_config(media),
             listener=listener,
@@ -239,7 +239,7 @@ class Call:
             instructions=s.system_prompt,
             input_audio_format=media,
             output_audio_format=media,
-            turn_detection=server_vad(s),
+            turn_detection=server_vad(s.vad),
             tools=BUILTIN_TOOLS,
         )
 

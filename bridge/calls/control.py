@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 
 from bridge.carriers.base import Frame
-from bridge.config import Settings
+from bridge.config import ControlSettings
 from bridge.logging import get_logger
 
 log = get_logger("bridge.calls.control")
@@ -87,7 +87,7 @@ class RestControl:
 
 
 class TwilioControl(RestControl):
-    def __init__(self, settings: Settings, call_sid: str) -> None:
+    def __init__(self, settings: ControlSettings, call_sid: str) -> None:
         super().__init__(
             settings.twilio_api_url,
             httpx.BasicAuth(settings.twilio_account_sid, settings.twilio_auth_token),
@@ -107,7 +107,7 @@ class TwilioControl(RestControl):
 
 
 class TelnyxControl(RestControl):
-    def __init__(self, settings: Settings, call_control_id: str) -> None:
+    def __init__(self, settings: ControlSettings, call_control_id: str) -> None:
         super().__init__(
             settings.telnyx_api_url, headers={"Authorization": f"Bearer {settings.telnyx_api_key}"}
         )
@@ -126,7 +126,7 @@ class TelnyxControl(RestControl):
 
 
 class PlivoControl(RestControl):
-    def __init__(self, settings: Settings, call_uuid: str, transfer_url: str) -> None:
+    def __init__(self, settings: ControlSettings, call_uuid: str, transfer_url: str) -> None:
         super().__init__(
             settings.plivo_api_url,
             httpx.BasicAuth(settings.plivo_auth_id, settings.plivo_auth_token),

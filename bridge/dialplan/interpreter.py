@@ -354,7 +354,7 @@ class Interpreter:
         extra = self._agent_tools(node)
         before = session.config
         tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
-        detection = server_vad(self.call.settings)
+        detection = server_vad(self.call.settings.vad)
         session.reconfigure(
             replace(
                 before,
@@ -405,7 +405,7 @@ class Interpreter:
     def _dialplan_config(self, config: Any) -> Any:
         """Listen and transcribe, but never answer on its own: the dialplan speaks."""
         detection = server_vad(
-            self.call.settings,
+            self.call.settings.vad,
             create_response=False,
             interrupt_response=self._barge_in,
         )

@@ -107,12 +107,12 @@ def rest_control(
 ) -> Callable[[Call, CallStarted], CallControl] | None:
     """The carrier's REST call control when its credentials are configured."""
     if carrier in ("twilio", "signalwire") and settings.twilio_account_sid:
-        return lambda call, started: TwilioControl(settings, started.call_id)
+        return lambda call, started: TwilioControl(settings.control, started.call_id)
     if carrier == "telnyx" and settings.telnyx_api_key:
-        return lambda call, started: TelnyxControl(settings, started.call_id)
+        return lambda call, started: TelnyxControl(settings.control, started.call_id)
     if carrier == "plivo" and settings.plivo_auth_id:
         transfer_url = public_http + "/plivo/transfer"
-        return lambda call, started: PlivoControl(settings, started.call_id, transfer_url)
+        return lambda call, started: PlivoControl(settings.control, started.call_id, transfer_url)
     return None  # in-band: the protocol's hang-up frame, or closing the connection
 
 

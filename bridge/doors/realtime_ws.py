@@ -94,7 +94,7 @@ async def _serve(
         dialect, outgoing.put_nowait, max_message_bytes=settings.max_message_bytes
     )
     session = LocalConversation(
-        engines=ticket.engines, settings=settings, emit=connection.send, config=config
+        engines=ticket.engines, settings=settings.conversation, emit=connection.send, config=config
     )
     with bind_call(session_id=session.id):
         log.info("realtime session started", dialect=dialect.value, model=config.model)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.audio.format import PCM16, AudioFormat
-from bridge.config import Settings
+from bridge.config import VadSettings
 
 SessionKind = Literal["realtime", "transcription"]
 OutputModality = Literal["text", "audio"]
@@ -99,11 +99,11 @@ class SessionConfig:
         return "audio" in self.output_modalities
 
 
-def server_vad(settings: Settings, **changes: Any) -> ServerVad:
+def server_vad(settings: VadSettings, **changes: Any) -> ServerVad:
     """Turn detection for the bridge's own calls, from the ``BRIDGE_VAD_*`` settings."""
     return ServerVad(
-        threshold=settings.vad_threshold,
-        prefix_padding_ms=settings.vad_prefix_padding_ms,
-        silence_duration_ms=settings.vad_silence_ms,
+        threshold=settings.threshold,
+        prefix_padding_ms=settings.prefix_padding_ms,
+        silence_duration_ms=settings.silence_ms,
         **changes,
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.audio import StreamResampler
-from bridge.config import Settings
+from bridge.config import ConversationSettings
 from bridge.engine import commands as cmd
 from bridge.engine import errors
 from bridge.engine import events as ev
@@ -65,7 +65,7 @@ class LocalConversation:
         self,
         *,
         engines: Engines,
-        settings: Settings,
+        settings: ConversationSettings,
         emit: Emit,
         config: SessionConfig | None = None,
         listener: Listener | None = None,
@@ -158,7 +158,7 @@ class LocalConversation:
         self.config = config
         # Only a new format or new VAD parameters need a fresh buffer (create_response and
         # interrupt_response can change mid-call without losing the caller's audio).
-        min_speech = self._settings.vad_min_speech_ms
+        min_speech = self._settings.min_speech_ms
         audio_changed = before.input_audio_format != config.input_audio_format or vad_params(
             before.turn_detection, min_speech
         ) != vad_params(config.turn_detection, min_speech)
@@ -171,7 +171,7 @@ class LocalConversation:
         return InputAudio(
             self.config.input_audio_format,
             self._engines.vad,
-            vad_params(self.config.turn_detection, self._settings.vad_min_speech_ms),
+            vad_params(self.config.turn_detection, self._settings.min_speech_ms),
             max_seconds=self._settings.max_audio_buffer_s,
             stream_ms=stream_ms,
         )

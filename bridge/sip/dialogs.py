@@ -18,7 +18,7 @@ from aiosipua import SipRequest, SipResponse, SipUAC
 from bridge.audio.format import AudioFormat
 from bridge.calls.call import Call
 from bridge.carriers.base import CallStarted
-from bridge.config import Settings
+from bridge.config import SipSettings
 from bridge.doors.admission import Ticket
 from bridge.doors.carriers import run_call
 from bridge.engine import events as ev
@@ -36,7 +36,7 @@ class Dialogs:
     def __init__(
         self,
         runtime: Runtime,
-        settings: Settings,
+        settings: SipSettings,
         host: str,
         uac: SipUAC,
         retransmitter: Retransmitter,
@@ -66,7 +66,7 @@ class Dialogs:
     async def bind_rtp(self) -> RtpTransport:
         settings = self.settings
         return await RtpTransport.bind(
-            self.host, settings.sip_rtp_port_range, ("0.0.0.0", 0), settings.sip_rtp_timeout_s
+            self.host, settings.rtp_ports, ("0.0.0.0", 0), settings.rtp_timeout_s
         )
 
     # --- serving a call ------------------------------------------------------------------------
@@ -76,7 +76,7 @@ class Dialogs:
             leg.codec,
             leg.rtp,
             engines=ticket.engines,
-            settings=self.settings,
+            settings=self.runtime.settings,
             control=lambda call, _: SipControl(self, leg),
             controller=self.runtime.call_flow,
         )

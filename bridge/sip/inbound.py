@@ -14,7 +14,7 @@ from aiosipua import IncomingCall, SdpNegotiationError, SipRequest
 
 from bridge.audio.format import AudioFormat
 from bridge.carriers.base import CallStarted
-from bridge.config import Settings
+from bridge.config import SipSettings
 from bridge.doors.admission import Refused, Ticket
 from bridge.logging import bind_call, get_logger
 from bridge.runtime import Runtime
@@ -28,7 +28,7 @@ log = get_logger("bridge.sip")
 
 class Inbound:
     def __init__(
-        self, dialogs: Dialogs, runtime: Runtime, settings: Settings, public_host: str
+        self, dialogs: Dialogs, runtime: Runtime, settings: SipSettings, public_host: str
     ) -> None:
         self.dialogs = dialogs
         self.runtime = runtime
@@ -36,7 +36,7 @@ class Inbound:
         self.public_host = public_host  # what our SDP answers name
         self.answering: dict[str, IncomingCall] = {}  # INVITEs being answered, by Call-ID
         self._allowed = [
-            ipaddress.ip_network(source, strict=False) for source in settings.sip_allowed_sources
+            ipaddress.ip_network(source, strict=False) for source in settings.allowed_sources
         ]
 
     def _allowed_source(self, addr: Address) -> bool:
@@ -100,7 +100,7 @@ class Inbound:
         try:
             incoming.ringing()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.sip_ring_ms / 1000):
+                async with asyncio.timeout(settings.ring_ms / 1000):
                     await leg.cancelled.wait()
             if leg.cancelled.is_set():
                 log.info("caller cancelled while ringing")

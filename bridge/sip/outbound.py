@@ -7,7 +7,7 @@ from aiosipua import Registration, SipDigestAuth, SipUAC, parse_uri
 
 from bridge.audio.format import AudioFormat
 from bridge.carriers.base import CallStarted
-from bridge.config import Settings
+from bridge.config import SipSettings
 from bridge.doors.admission import Ticket
 from bridge.logging import get_logger
 from bridge.sip import compat, sdp
@@ -33,7 +33,7 @@ class Outbound:
     def __init__(
         self,
         dialogs: Dialogs,
-        settings: Settings,
+        settings: SipSettings,
         public_host: str,
         transport: UdpTransport,
         uac: SipUAC,
@@ -49,31 +49,31 @@ class Outbound:
 
     def _auth(self) -> SipDigestAuth | None:
         settings = self.settings
-        if not settings.sip_trunk_username:
+        if not settings.trunk_username:
             return None
-        return SipDigestAuth(settings.sip_trunk_username, settings.sip_trunk_password)
+        return SipDigestAuth(settings.trunk_username, settings.trunk_password)
 
     # --- REGISTER ------------------------------------------------------------------------------
 
     def register(self) -> None:
         """Bind our address at the trunk's registrar; aiosipua refreshes it before expiry."""
         settings = self.settings
-        if not settings.sip_trunk_uri or not settings.sip_trunk_username:
+        if not settings.trunk_uri or not settings.trunk_username:
             log.warning("BRIDGE_SIP_REGISTER needs BRIDGE_SIP_TRUNK_URI and a username")
             return
-        trunk = parse_uri(settings.sip_trunk_uri)
+        trunk = parse_uri(settings.trunk_uri)
         registration = Registration(
             self.uac,
-            f"sip:{settings.sip_trunk_username}@{trunk.host}",
+            f"sip:{settings.trunk_username}@{trunk.host}",
             (trunk.host, trunk.port or 5060),
             auth=self._auth(),
             user_agent=USER_AGENT,
         )
         registration.on_registered = lambda r: log.info(
-            "registered", registrar=settings.sip_trunk_uri, expires=r.granted_expires
+            "registered", registrar=settings.trunk_uri, expires=r.granted_expires
         )
         registration.on_failed = lambda r, status, reason: log.error(
-            "registration failed", registrar=settings.sip_trunk_uri, status=status, reason=reason
+            "registration failed", registrar=settings.trunk_uri, status=status, reason=reason
         )
         self.registration = registration
         self.retransmitter.track(registration.register(), registration.registrar)
@@ -91,7 +91,7 @@ class Outbound:
         uri = target if target.startswith("sip:") else self._trunk_uri(target)
         parsed = parse_uri(uri)
         peer = (parsed.host, parsed.port or 5060)
-        trunk = parse_uri(settings.sip_trunk_uri) if settings.sip_trunk_uri else None
+        trunk = parse_uri(settings.trunk_uri) if settings.trunk_uri else None
         if trunk is not None and not target.startswith("sip:"):
             peer = (trunk.host, trunk.port or 5060)
         rtp = await dialogs.bind_rtp()
@@ -138,13 +138,13 @@ class Outbound:
         return outgoing.call_id
 
     def _trunk_uri(self, number: str) -> str:
-        if not self.settings.sip_trunk_uri:
+        if not self.settings.trunk_uri:
             raise SipError("dialling a number needs BRIDGE_SIP_TRUNK_URI")
-        trunk = parse_uri(self.settings.sip_trunk_uri)
+        trunk = parse_uri(self.settings.trunk_uri)
         port = f":{trunk.port}" if trunk.port else ""
         return f"sip:{number}@{trunk.host}{port}"
 
     def _from_uri(self) -> str:
-        user = self.settings.sip_trunk_username or "bridge"
+        user = self.settings.trunk_username or "bridge"
         host, port = self._transport.local_addr  # once started: the public host, the bound port
         return f"sip:{user}@{host}:{port}"

@@ -17,7 +17,7 @@ from collections import deque
 
 from aiosipua import Registration, SipUAC, SipUAS
 
-from bridge.config import Settings
+from bridge.config import SipSettings
 from bridge.doors.admission import Refused
 from bridge.logging import get_logger
 from bridge.runtime import Runtime
@@ -32,12 +32,13 @@ log = get_logger("bridge.sip")
 
 
 class SipServer:
-    def __init__(self, runtime: Runtime, settings: Settings) -> None:
+    def __init__(self, runtime: Runtime, settings: SipSettings) -> None:
+        """``runtime``: admission, engines and the call flow for the calls it serves."""
         self.runtime = runtime
         self.settings = settings
-        self.host = settings.sip_host or settings.host
-        self.public_host = settings.sip_public_host or self.host
-        self._transport = UdpTransport(local_addr=(self.host, settings.sip_port or 0))
+        self.host = settings.host
+        self.public_host = settings.public_host
+        self._transport = UdpTransport(local_addr=(self.host, settings.port))
         self.uac = SipUAC(self._transport)
         self.uas = SipUAS(self._transport, uac=self.uac, user_agent=USER_AGENT)
         self.retransmitter = Retransmitter(self._transport.send)
@@ -80,7 +81,7 @@ class SipServer:
         self.port = self._transport.advertise(self.public_host)
         Screen(self._transport, self.uac, self.retransmitter, self.inbound.answering).install()
         log.info("SIP listening", host=self.host, port=self.port)
-        if self.settings.sip_register:
+        if self.settings.register:
             self.outbound.register()
 
     async def stop(self) -> None:

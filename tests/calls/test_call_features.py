@@ -119,7 +119,7 @@ async def test_agent_hangup_and_transfer_become_twilio_rest_requests(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText, rest: tuple[RestRecorder, str]
 ) -> None:
     recorder, url = rest
-    bridge.settings.twilio_api_url = url
+    bridge.configure(twilio_api_url=url)
     wire = twilio_wire()
     async with twilio_call(bridge, signed=True) as transport:
         caller = SimulatedCaller(wire, transport, tts=piper, stt=stt)
@@ -208,7 +208,7 @@ async def test_twilio_signatures_are_checked_on_webhook_and_upgrade(bridge: Runn
 async def test_greeting_is_spoken_when_configured(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
 ) -> None:
-    bridge.settings.greeting = "Welcome to the test line."
+    bridge.configure(greeting="Welcome to the test line.")
     async with twilio_call(bridge) as transport:
         caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         (greeting,) = await caller.run([Listen()])
@@ -220,7 +220,7 @@ async def test_relay_mode_bridges_the_call_to_an_upstream_realtime_server(
 ) -> None:
     # The upstream is this same bridge's /v1/realtime: the call's audio goes out over the
     # realtime protocol as G.711, and the upstream's answer comes back to the caller.
-    bridge.settings.relay_url = f"{bridge.ws_url}/realtime?model=gpt-realtime"
+    bridge.configure(relay_url=f"{bridge.ws_url}/realtime?model=gpt-realtime")
     async with twilio_call(bridge) as transport:
         caller = SimulatedCaller(twilio_wire(), transport, tts=piper, stt=stt)
         (answer,) = await caller.run([Say("When are you open?")])

@@ -48,7 +48,7 @@ async def api() -> AsyncIterator[tuple[Recorder, str]]:
 
 async def test_telnyx_actions(api: tuple[Recorder, str]) -> None:
     recorder, url = api
-    control = TelnyxControl(Settings(telnyx_api_key="KEY", telnyx_api_url=url), "v3:abc")
+    control = TelnyxControl(Settings(telnyx_api_key="KEY", telnyx_api_url=url).control, "v3:abc")
     await control.transfer("sip:agent@example.com")
     await control.send_dtmf("12#")
     await control.hangup()
@@ -63,7 +63,7 @@ async def test_telnyx_actions(api: tuple[Recorder, str]) -> None:
 async def test_plivo_actions(api: tuple[Recorder, str]) -> None:
     recorder, url = api
     settings = Settings(plivo_auth_id="MA1", plivo_auth_token="t", plivo_api_url=url)
-    control = PlivoControl(settings, "uuid-1", "https://bridge.example.com/plivo/transfer")
+    control = PlivoControl(settings.control, "uuid-1", "https://bridge.example.com/plivo/transfer")
     await control.send_dtmf("9")
     await control.transfer("+15550100")
     await control.hangup()
@@ -78,7 +78,7 @@ async def test_plivo_actions(api: tuple[Recorder, str]) -> None:
 async def test_twilio_actions_and_limits(api: tuple[Recorder, str]) -> None:
     recorder, url = api
     settings = Settings(twilio_account_sid="AC1", twilio_auth_token="tok", twilio_api_url=url)
-    control = TwilioControl(settings, "CA1")
+    control = TwilioControl(settings.control, "CA1")
     await control.transfer("sip:desk@pbx.example.com")
     assert "%3CSip%3Esip%3Adesk%40pbx.example.com%3C%2FSip%3E" in recorder.seen[0][2]
     with pytest.raises(ControlUnsupported):
@@ -92,11 +92,11 @@ async def test_rest_failures_are_reported_and_404_hangup_is_fine() -> None:
         settings = Settings(
             twilio_account_sid="AC1", twilio_api_url=url, telnyx_api_url=url, telnyx_api_key="K"
         )
-        await TwilioControl(settings, "CA1").hangup()  # the call had already ended
+        await TwilioControl(settings.control, "CA1").hangup()  # the call had already ended
         with pytest.raises(ControlFailed, match="answered 404"):
-            await TelnyxControl(settings, "v3:x").hangup()
+            await TelnyxControl(settings.control, "v3:x").hangup()
     with pytest.raises(ControlFailed, match="not DTMF digits"):
-        await TelnyxControl(Settings(telnyx_api_key="K"), "v3:x").send_dtmf("12; rm -rf")
+        await TelnyxControl(Settings(telnyx_api_key="K").control, "v3:x").send_dtmf("12; rm -rf")
 
 
 async def test_in_band_hangup_sends_the_protocol_frame_then_closes() -> None:

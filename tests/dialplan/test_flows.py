@@ -39,8 +39,7 @@ def use_plan(
     plan, problems = check_text(text, "test.yaml")
     assert plan is not None, problems
     assert not [p for p in problems if not p.warning], problems
-    for key, value in settings.items():
-        setattr(bridge.settings, key, value)
+    bridge.configure(**settings)
     runtime = bridge.app.state.runtime
     runtime.router = DialplanRouter([], plan)
     runtime.call_flow = call_flow(runtime.router, bridge.settings, now=lambda: now)
@@ -382,8 +381,12 @@ async def test_shipped_reception_works_without_an_llm(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText
 ) -> None:
     reception = (Path(__file__).parents[2] / "dialplans" / "reception.yaml").read_text()
-    use_plan(bridge, reception, now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))  # Monday, London
-    bridge.settings.llm_base_url = "https://api.openai.com/v1"  # nothing configured
+    use_plan(  # Monday, London; no LLM configured
+        bridge,
+        reception,
+        now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
+        llm_base_url="https://api.openai.com/v1",
+    )
     reports, _ = await dial(bridge, piper, stt, [Listen(timeout_s=15), Press("3")])
     assert "sales" in reports[0].heard.lower()
     assert "assistant" not in reports[0].heard.lower()  # no LLM: no AI receptionist offered
@@ -406,8 +409,12 @@ async def test_reception_offers_the_agent_when_an_llm_is_configured(
     reception = reception.replace(
         "    text: Thank you for calling {{company}}.", f"    audio: {chime}", 1
     )
-    use_plan(bridge, reception, now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))
-    bridge.settings.llm_base_url = "http://127.0.0.1:1/v1"  # configured (the engine has its own)
+    use_plan(  # an LLM configured (the engine has its own)
+        bridge,
+        reception,
+        now=datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
+        llm_base_url="http://127.0.0.1:1/v1",
+    )
     reports, _ = await dial(
         bridge, piper, stt, [Listen(timeout_s=15), Press("9"), Say("When are you open?")]
     )

@@ -75,8 +75,8 @@ def pending_since(before: set[asyncio.Task[Any]]) -> list[str]:
 async def test_reception_transfer_without_call_control_apologises_and_returns_to_the_menu(
     bridge: RunningBridge, piper: PiperTTS, stt: SpeechToText, logs: list[dict[str, Any]]
 ) -> None:
-    use_plan(bridge, RECEPTION.read_text(), now=LONDON_MONDAY_MORNING)
-    bridge.settings.twilio_account_sid = ""  # Twilio without REST call control
+    # Twilio without REST call control.
+    use_plan(bridge, RECEPTION.read_text(), now=LONDON_MONDAY_MORNING, twilio_account_sid="")
     reports, _ = await dial(
         bridge, piper, stt, [Listen(timeout_s=15), Press("1"), Listen(timeout_s=15), Press("3")]
     )

@@ -86,7 +86,7 @@ class Driver:
         self.listener = Listener()
         self.session = LocalConversation(
             engines=fakes.engines(),
-            settings=settings,
+            settings=settings.conversation,
             emit=self._emit,
             config=config,
             listener=self.listener,

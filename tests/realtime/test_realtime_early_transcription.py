@@ -56,7 +56,9 @@ async def transcribe_turns(audio: bytes, engines: Engines, timeline: list[str]) 
         input_transcription=InputTranscription("whisper-1"),
         turn_detection=ServerVad(create_response=False),
     )
-    session = LocalConversation(engines=engines, settings=Settings(), emit=emit, config=config)
+    session = LocalConversation(
+        engines=engines, settings=Settings().conversation, emit=emit, config=config
+    )
     session.start()
     for offset in range(0, len(audio), CHUNK):
         await session.handle(cmd.AppendAudio(audio[offset : offset + CHUNK]))

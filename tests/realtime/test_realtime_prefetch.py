@@ -64,7 +64,7 @@ async def run_turn(audio: bytes, engines: Any, settings: Settings) -> Turn:
         vad, stt, tts = engines
         session = LocalConversation(
             engines=Engines(vad=vad, stt=stt, tts=tts, llm=chat),
-            settings=settings,
+            settings=settings.conversation,
             emit=turn.emit,
             config=dataclasses.replace(
                 SessionConfig(), turn_detection=ServerVad(silence_duration_ms=1000)

@@ -46,7 +46,9 @@ async def test_failed_transcription_and_unreachable_llm_are_reported(
     config = dataclasses.replace(
         SessionConfig(), input_transcription=InputTranscription("whisper-1")
     )
-    session = LocalConversation(engines=engines, settings=Settings(), emit=emit, config=config)
+    session = LocalConversation(
+        engines=engines, settings=Settings().conversation, emit=emit, config=config
+    )
     session.start()
     item = MessageItem("user", [InputAudioPart(audio=bytes(48_000))])
     await session.handle(cmd.CreateItem(item))

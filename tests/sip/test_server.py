@@ -22,7 +22,7 @@ class Replies(asyncio.DatagramProtocol):
 
 
 async def options_round_trip() -> bytes:
-    server = SipServer(SimpleNamespace(engines=None), Settings(sip_port=0))
+    server = SipServer(SimpleNamespace(engines=None), Settings(sip_port=0).sip)
     await server.start()
     loop = asyncio.get_running_loop()
     udp, replies = await loop.create_datagram_endpoint(Replies, local_addr=("127.0.0.1", 0))
@@ -77,7 +77,7 @@ async def test_the_bridge_registers_with_its_trunk_answering_the_digest_challeng
         sip_trunk_username="bridge-user",
         sip_trunk_password="s3cret",
     )
-    server = SipServer(SimpleNamespace(engines=None), settings)
+    server = SipServer(SimpleNamespace(engines=None), settings.sip)
     await server.start()
     registered = asyncio.Event()
     registration = server.registration
