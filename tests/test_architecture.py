@@ -35,7 +35,16 @@ ALLOWED: dict[str, set[str]] = {
         "logging",
         "json_limits",
     },
-    "dialplan": {"calls", "engine", "carriers", "pipeline", "audio", "config", "logging"},
+    "dialplan": {
+        "calls",
+        "engine",
+        "carriers",
+        "pipeline",
+        "audio",
+        "config",
+        "logging",
+        "json_limits",
+    },
 }
 
 

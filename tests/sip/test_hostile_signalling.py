@@ -1,6 +1,7 @@
-"""A CANCEL right behind its INVITE ends the call: 200 for the CANCEL, 487 for the INVITE,
-and never a 200 OK for the INVITE afterwards (which used to start a call nobody was on,
-served until the RTP timeout)."""
+"""Signalling that used to hang or fool the user agent: a CANCEL right behind its INVITE
+(200 for the CANCEL, 487 for the INVITE, and never a 200 OK afterwards, which started a call
+nobody was on, served until the RTP timeout); an SDP offer aiosipua cannot parse (never
+answered at all); an offer naming a port or host we cannot send to."""
 
 from __future__ import annotations
 
@@ -92,3 +93,44 @@ async def test_a_cancel_right_behind_the_invite_is_never_answered_with_200(ring_
     assert served == []
     assert not server.legs
     assert runtime.admission.total == 0  # the place the call took is free again
+
+
+async def test_an_offer_aiosipua_cannot_parse_gets_400_not_silence() -> None:
+    runtime = SimpleNamespace(admission=Admission(10, lambda: object()))
+    server = SipServer(runtime, Settings(sip_port=0))  # type: ignore[arg-type]
+    await server.start()
+    loop = asyncio.get_running_loop()
+    udp, replies = await loop.create_datagram_endpoint(Replies, local_addr=("127.0.0.1", 0))
+    port = udp.get_extra_info("sockname")[1]
+    try:
+        offer = OFFER.replace("m=audio 40000", "m=audio abc")
+        udp.sendto(request("INVITE", port, offer), ("127.0.0.1", server.port))
+        await asyncio.sleep(0.5)
+    finally:
+        udp.close()
+        await server.stop()
+    assert status_lines(replies.received, "INVITE") == ["SIP/2.0 400 Bad Request"]
+
+
+@pytest.mark.parametrize(
+    "connection", ["c=IN IP4 127.0.0.1", "c=IN IP4 phone.example.com"], ids=["port", "host"]
+)
+async def test_an_offer_naming_no_usable_address_is_refused_with_488(connection: str) -> None:
+    runtime = SimpleNamespace(admission=Admission(10, lambda: object()))
+    server = SipServer(runtime, Settings(sip_port=0))  # type: ignore[arg-type]
+    await server.start()
+    loop = asyncio.get_running_loop()
+    udp, replies = await loop.create_datagram_endpoint(Replies, local_addr=("127.0.0.1", 0))
+    port = udp.get_extra_info("sockname")[1]
+    offer = OFFER.replace("c=IN IP4 127.0.0.1", connection)
+    if connection.endswith("127.0.0.1"):
+        offer = offer.replace("m=audio 40000", "m=audio 99999999")
+    try:
+        udp.sendto(request("INVITE", port, offer), ("127.0.0.1", server.port))
+        await asyncio.sleep(0.5)
+    finally:
+        udp.close()
+        await server.stop()
+    invite = status_lines(replies.received, "INVITE")
+    assert invite[-1] == "SIP/2.0 488 Not Acceptable Here", invite
+    assert runtime.admission.total == 0
