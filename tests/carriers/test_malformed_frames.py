@@ -89,3 +89,24 @@ def test_a_twilio_dtmf_digit_that_is_not_one_key_is_a_protocol_error(digit: obje
     codec = twilio_started()
     with pytest.raises(CarrierProtocolError):
         codec.receive(twilio("dtmf", {"track": "inbound_track", "digit": digit}))
+
+
+def test_an_audiosocket_frame_behind_a_bad_one_is_read_without_waiting_for_more_bytes() -> None:
+    import uuid
+
+    from bridge.carriers.audiosocket import (
+        KIND_DTMF,
+        KIND_HANGUP,
+        KIND_UUID,
+        AudioSocketCodec,
+        encode_frame,
+    )
+    from bridge.carriers.base import CallEnded
+
+    codec = AudioSocketCodec()
+    codec.receive(encode_frame(KIND_UUID, uuid.UUID(int=1).bytes))
+    with pytest.raises(CarrierProtocolError):
+        codec.receive(encode_frame(KIND_DTMF, b"xx") + encode_frame(KIND_HANGUP))
+    # The hang-up was read with its chunk; it is delivered at the next call (here: none).
+    assert codec._reader.pending == 0
+    assert codec.receive(b"") == [CallEnded("hangup")]
