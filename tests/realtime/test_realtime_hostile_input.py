@@ -112,3 +112,19 @@ async def test_huge_turn_detection_numbers_are_refused_by_a_live_engine(
         await conn.receive(json.dumps({"type": "input_audio_buffer.clear"}), session)
     finally:
         await session.close()
+
+
+async def test_the_depth_limit_is_the_connections_setting() -> None:
+    sent: list[dict[str, Any]] = []
+    conn = ServerConnection(Dialect.GA, sent.append, max_message_bytes=1 << 20, max_json_depth=8)
+    engine = Recorder()
+    # Depth 8 (the event object, session, audio, input, turn_detection) is accepted ...
+    turn = {"type": "server_vad", "x": [[[]]]}
+    update = {"type": "realtime", "audio": {"input": {"turn_detection": turn}}}
+    await conn.receive(json.dumps({"type": "session.update", "session": update}), engine)
+    assert sent == []
+    # ... depth 9 is not.
+    turn["x"] = [[[[]]]]
+    await conn.receive(json.dumps({"type": "session.update", "session": update}), engine)
+    assert [e["error"]["code"] for e in sent] == ["invalid_json"]
+    assert len(engine.commands) == 1
