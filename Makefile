@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean system-deps
+.PHONY: run test lint format bench clean system-deps fuzz-long
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ system-deps:
 
 test: lint system-deps
 	$(BIN)/python -m pytest -q -ra
+
+# The fuzz suites with 200,000 inputs per parser instead of the test run's 10,000.
+fuzz-long: $(STAMP)
+	BRIDGE_FUZZ_PROFILE=long $(BIN)/python -m pytest -q tests/fuzz
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix bridge tests

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # Limits
     max_sessions: int = Field(default=100, ge=1)
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    # Deepest nesting of arrays/objects in a realtime message or a client-secrets / SIP-call
+    # request body; deeper text is refused before parsing (it would exhaust the stack).
+    max_json_depth: int = Field(default=64, ge=8, le=200)
     max_audio_buffer_s: float = Field(default=120.0, gt=0)
     max_session_s: float = Field(default=3600.0, gt=0)
 

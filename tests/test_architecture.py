@@ -19,13 +19,32 @@ TEST_SIDE = {"caller", "testing", "bench"}
 ALLOWED: dict[str, set[str]] = {
     "audio": set(),
     "media": {"audio"},
-    "carriers": {"audio", "logging"},
+    "carriers": {"audio", "logging", "json_limits"},
     "pipeline": {"audio", "config", "logging"},
     "engine": {"audio", "config", "logging", "pipeline"},
-    "realtime": {"engine", "audio", "logging"},
+    "realtime": {"engine", "audio", "logging", "json_limits"},
     "upstream": {"engine", "realtime", "audio", "logging"},
-    "calls": {"engine", "media", "carriers", "upstream", "pipeline", "audio", "config", "logging"},
-    "dialplan": {"calls", "engine", "carriers", "pipeline", "audio", "config", "logging"},
+    "calls": {
+        "engine",
+        "media",
+        "carriers",
+        "upstream",
+        "pipeline",
+        "audio",
+        "config",
+        "logging",
+        "json_limits",
+    },
+    "dialplan": {
+        "calls",
+        "engine",
+        "carriers",
+        "pipeline",
+        "audio",
+        "config",
+        "logging",
+        "json_limits",
+    },
 }
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bridge.engine.config import FunctionTool
+from bridge.json_limits import JsonTooDeep, loads
 
 END_CALL = FunctionTool(
     name="end_call",
@@ -36,7 +37,9 @@ BUILTIN_TOOLS = (END_CALL, TRANSFER_CALL, SEND_DTMF)
 def tool_arguments(raw: str) -> dict[str, Any]:
     """A tool call's JSON arguments; a model that wrote nonsense gets a clear error back."""
     try:
-        value = json.loads(raw or "{}")
+        value = loads(raw or "{}")
+    except JsonTooDeep as exc:
+        raise ValueError(f"arguments are {exc}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"arguments are not JSON: {exc.msg}") from None
     if not isinstance(value, dict):

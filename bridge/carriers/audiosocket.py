@@ -133,19 +133,26 @@ class AudioSocketCodec:
     def receive(self, frame: Frame) -> list[CallEvent]:
         """Events for every frame completed by this chunk (a partial frame waits for more).
 
-        A malformed frame is dropped and raises CarrierProtocolError; events parsed before it
-        are kept and returned with the next chunk.
+        Malformed frames are dropped and, once every complete frame of the chunk is read,
+        raise one CarrierProtocolError; the events of the good frames are kept and returned
+        with the next chunk. (Stopping at the first bad frame left the frames behind it, a
+        hang-up included, waiting for bytes that might never come.)
         """
         self._reader.feed(_as_chunk(frame))
         events, self._held = self._held, []
+        problems: list[str] = []
         while (complete := self._reader.next_frame()) is not None:
             try:
                 event = self._event(*complete)
-            except CarrierProtocolError:
-                self._held = events
-                raise
+            except CarrierProtocolError as exc:
+                problems.append(str(exc))
+                continue
             if event is not None:
                 events.append(event)
+        if problems:
+            self._held = events
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise CarrierProtocolError(problems[0] + more)
         return events
 
     def _event(self, kind: int, payload: bytes) -> CallEvent | None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bridge.audio.format import AudioFormat
+from bridge.json_limits import JsonTooDeep, loads
 
 Frame = str | bytes  # a WebSocket text or binary frame, or a TCP chunk
 
@@ -118,16 +120,59 @@ class CarrierCodec(Protocol):
 # --- helpers for JSON carriers ---------------------------------------------------------
 
 
+# Carrier messages nest three levels at most; anything much deeper is refused unparsed.
+MAX_JSON_DEPTH = 16
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+MAX_NUMBER_DIGITS = 9  # sample rates and durations; longer digit strings are not numbers here
+
+
 def json_object(frame: Frame) -> dict[str, Any]:
     if isinstance(frame, bytes):
         raise CarrierProtocolError("binary frames are not part of this protocol")
     try:
-        message = json.loads(frame)
+        message = loads(frame, max_depth=MAX_JSON_DEPTH)
+    except JsonTooDeep as exc:
+        raise CarrierProtocolError(f"invalid message: {exc}") from None
     except json.JSONDecodeError as exc:
         raise CarrierProtocolError(f"invalid JSON: {exc.msg}") from None
     if not isinstance(message, dict):
         raise CarrierProtocolError("a message must be a JSON object")
     return message
+
+
+def section(message: dict[str, Any], key: str, *, required: bool = True) -> dict[str, Any]:
+    """``message[key]`` as an object: absent (when not ``required``) reads as ``{}``; anything
+    but an object is a protocol error."""
+    value = message.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise CarrierProtocolError(f"{message.get('event')!r} event without a {key} object")
+    return value
+
+
+def dtmf_key(value: object) -> str:
+    """One keypad key ("0"-"9", "*", "#", "A"-"D"); anything else is a protocol error (a
+    "digit" of a megabyte would otherwise reach the agent's conversation)."""
+    if not isinstance(value, str) or len(value) != 1 or value.upper() not in DTMF_KEYS:
+        raise CarrierProtocolError(f"dtmf event with an invalid digit {value!r:.40}")
+    return value.upper()
+
+
+def whole_number(value: object, what: str) -> int:
+    """A non-negative integer sent as a JSON number or a string of ASCII digits (carriers
+    send both). ``str.isdigit`` and ``int`` accept other scripts' digits ("²", "８"), and
+    ``int`` fails on infinities: both are protocol errors here."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < 10**MAX_NUMBER_DIGITS:
+            return value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdecimal() and len(text) <= MAX_NUMBER_DIGITS:
+            return int(text)
+    raise CarrierProtocolError(f"{what} {value!r:.40} is not a whole number")
 
 
 def b64_payload(payload: object) -> bytes:

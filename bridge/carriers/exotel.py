@@ -34,7 +34,9 @@ from bridge.carriers.base import (
     MarkPlayed,
     MediaReceived,
     b64_payload,
+    dtmf_key,
     json_object,
+    whole_number,
 )
 
 CHUNK_MULTIPLE = 320  # bytes; Exotel plays other sizes with gaps
@@ -104,8 +106,12 @@ class ExotelCodec:
             digit = dtmf.get("digit")
             if not isinstance(digit, str) or not digit:
                 raise CarrierProtocolError("dtmf event without dtmf.digit")
-            duration = str(dtmf.get("duration", ""))
-            return [DtmfReceived(digit, int(duration) if duration.isdigit() else None)]
+            duration = dtmf.get("duration")
+            try:
+                duration_ms = None if duration in (None, "") else whole_number(duration, "")
+            except CarrierProtocolError:
+                duration_ms = None  # a key without a usable duration is still a key
+            return [DtmfReceived(dtmf_key(digit), duration_ms)]
         if event == "mark":
             name = _section(message, "mark").get("name")
             if not isinstance(name, str):
@@ -130,12 +136,12 @@ class ExotelCodec:
             raise CarrierProtocolError(
                 f"unsupported Exotel media format {encoding!r}/{fmt.get('bit_rate')!r} bit"
             )
-        rate = str(fmt.get("sample_rate", "8000"))
-        if not rate.isdigit() or int(rate) not in SAMPLE_RATES:
+        rate = whole_number(fmt.get("sample_rate", "8000"), "Exotel sample rate")
+        if rate not in SAMPLE_RATES:
             raise CarrierProtocolError(f"unsupported Exotel sample rate {rate!r}")
         self.stream_sid = str(message.get("stream_sid") or start.get("stream_sid") or "")
         self.call_sid = call_sid
-        self.media_format = AudioFormat("pcm16", int(rate))
+        self.media_format = AudioFormat("pcm16", rate)
         params = start.get("custom_parameters")
         params = params if isinstance(params, dict) else {}
         return CallStarted(

@@ -45,14 +45,15 @@ from bridge.carriers.base import (
     Ignored,
     MarkPlayed,
     MediaReceived,
+    dtmf_key,
     json_object,
+    whole_number,
 )
 
 SUBPROTOCOL_JAMBONZ = "audio.jambonz.org"
 SUBPROTOCOL_DRACHTIO = "audio.drachtio.org"  # plain mod_audio_fork's default
 SUBPROTOCOLS = (SUBPROTOCOL_JAMBONZ, SUBPROTOCOL_DRACHTIO)
 RATES = (8000, 16000, 24000, 32000, 48000, 64000)  # what mod_audio_fork can stream
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
 DTMF_TICKS_PER_MS = 8  # FreeSWITCH reports DTMF durations on an 8 kHz clock
 _MARKER = 0xFFFF  # the sample value mod_audio_fork uses internally to tag a mark's position
 _FORMAT_KEYS = frozenset({"sampleRate", "mixType"})
@@ -61,14 +62,11 @@ _FORMAT_KEYS = frozenset({"sampleRate", "mixType"})
 def _rate(value: object, default: int) -> int:
     if value is None:
         return default
-    text = str(value).strip().lower()
     # jambonz sends a number; a bare uuid_audio_fork start takes "8k"/"16k" and may echo it.
-    if text.endswith("k") and text[:-1].isdigit():
-        rate = int(text[:-1]) * 1000
-    elif text.isdigit():
-        rate = int(text)
+    if isinstance(value, str) and value.strip().lower().endswith("k"):
+        rate = whole_number(value.strip()[:-1], "sampleRate") * 1000
     else:
-        raise CarrierProtocolError(f"sampleRate {value!r} is not a number")
+        rate = whole_number(value, "sampleRate")
     if rate not in RATES:
         raise CarrierProtocolError(f"unsupported sampleRate {rate}")
     return rate
@@ -143,15 +141,10 @@ class JambonzCodec:
 
     @staticmethod
     def _dtmf(message: dict[str, Any]) -> DtmfReceived:
-        digit = message.get("dtmf")
-        if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_DIGITS:
-            raise CarrierProtocolError(f"dtmf event with an invalid digit {digit!r}")
+        digit = dtmf_key(message.get("dtmf"))
         duration = message.get("duration")
-        try:
-            ms = None if duration in (None, "") else int(duration) // DTMF_TICKS_PER_MS
-        except (TypeError, ValueError):
-            raise CarrierProtocolError(f"dtmf event with a bad duration {duration!r}") from None
-        return DtmfReceived(digit.upper(), ms)
+        ms = None if duration in (None, "") else whole_number(duration, "dtmf duration")
+        return DtmfReceived(digit, None if ms is None else ms // DTMF_TICKS_PER_MS)
 
     def media(self, audio: bytes) -> list[Frame]:
         if not audio:

@@ -33,7 +33,9 @@ from bridge.carriers.base import (
     MarkPlayed,
     MediaReceived,
     b64_payload,
+    dtmf_key,
     json_object,
+    whole_number,
 )
 
 PlivoContentType = Literal["audio/x-mulaw", "audio/x-l16"]
@@ -60,12 +62,7 @@ def _section(message: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _sample_rate(value: object) -> int:
     # Plivo sends a number; playAudio accepts a number or a numeric string.
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise CarrierProtocolError(f"sampleRate must be a number, got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise CarrierProtocolError(f"sampleRate must be a number, got {value!r}") from None
+    return whole_number(value, "sampleRate")
 
 
 def parse_extra_headers(raw: object) -> dict[str, str]:
@@ -97,10 +94,7 @@ class PlivoCodec:
                 return [Ignored("outbound track")]
             return [MediaReceived(b64_payload(media.get("payload")))]
         if event == "dtmf":
-            digit = _section(message, "dtmf").get("digit")
-            if not isinstance(digit, str) or not digit:
-                raise CarrierProtocolError("dtmf event without dtmf.digit")
-            return [DtmfReceived(digit)]
+            return [DtmfReceived(dtmf_key(_section(message, "dtmf").get("digit")))]
         if event in ("playedStream", "played"):  # older Plivo pages call the echo "played"
             name = message.get("name")
             if not isinstance(name, str):

@@ -34,6 +34,7 @@ from bridge.carriers.base import (
     MarkPlayed,
     MediaReceived,
     b64_payload,
+    dtmf_key,
     json_object,
 )
 
@@ -99,10 +100,7 @@ class TelnyxCodec:
                 return [Ignored("outbound track")]  # both_tracks streams echo our own audio
             return [MediaReceived(b64_payload(media.get("payload")))]
         if event == "dtmf":
-            digit = _section(message, "dtmf").get("digit")
-            if not isinstance(digit, str) or not digit:
-                raise CarrierProtocolError("dtmf event without dtmf.digit")
-            return [DtmfReceived(digit)]
+            return [DtmfReceived(dtmf_key(_section(message, "dtmf").get("digit")))]
         if event == "mark":
             name = _section(message, "mark").get("name")
             if not isinstance(name, str):

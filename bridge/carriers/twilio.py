@@ -26,7 +26,9 @@ from bridge.carriers.base import (
     MarkPlayed,
     MediaReceived,
     b64_payload,
+    dtmf_key,
     json_object,
+    section,
 )
 
 MULAW_8K = AudioFormat("pcmu", 8000)
@@ -46,14 +48,12 @@ class TwilioCodec:
         if event == "connected":
             return [Ignored("connected")]
         if event == "start":
-            start = message.get("start")
-            if not isinstance(start, dict):
-                raise CarrierProtocolError("start event without a start object")
+            start = section(message, "start")
             self.stream_sid = str(start.get("streamSid") or message.get("streamSid") or "")
-            fmt = start.get("mediaFormat") or {}
+            fmt = section(start, "mediaFormat", required=False)
             if fmt.get("encoding", "audio/x-mulaw") != "audio/x-mulaw":
                 raise CarrierProtocolError(f"unsupported encoding {fmt.get('encoding')!r}")
-            params = start.get("customParameters") or {}
+            params = section(start, "customParameters", required=False)
             return [
                 CallStarted(
                     call_id=str(start.get("callSid", "")),
@@ -65,17 +65,17 @@ class TwilioCodec:
                 )
             ]
         if event == "media":
-            media = message.get("media") or {}
+            media = section(message, "media")
             if media.get("track", "inbound") not in ("inbound", "inbound_track"):
                 return [Ignored("outbound track")]
             return [MediaReceived(b64_payload(media.get("payload")))]
         if event == "dtmf":
-            digit = str((message.get("dtmf") or {}).get("digit", ""))
-            if not digit:
-                raise CarrierProtocolError("dtmf event without a digit")
-            return [DtmfReceived(digit)]
+            return [DtmfReceived(dtmf_key(section(message, "dtmf").get("digit")))]
         if event == "mark":
-            return [MarkPlayed(str((message.get("mark") or {}).get("name", "")))]
+            name = section(message, "mark").get("name")
+            if not isinstance(name, str):
+                raise CarrierProtocolError("mark event without mark.name")
+            return [MarkPlayed(name)]
         if event == "stop":
             return [CallEnded("stop")]
         raise CarrierProtocolError(f"unknown event {event!r}")

@@ -30,13 +30,14 @@ from bridge.carriers.base import (
     Ignored,
     MarkPlayed,
     MediaReceived,
+    dtmf_key,
     json_object,
+    whole_number,
 )
 
 RATES = (8000, 16000, 24000)  # the l16 rates Vonage offers on a WebSocket endpoint
 MARK_KEY = "mark"  # where our mark name travels inside a notify payload
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
-_CONTENT_TYPE = re.compile(r"^\s*audio/l16\s*;\s*rate\s*=\s*(\d+)\s*$", re.IGNORECASE)
+_CONTENT_TYPE = re.compile(r"^\s*audio/l16\s*;\s*rate\s*=\s*([0-9]{1,9})\s*$", re.IGNORECASE)
 _CALL_ID_KEYS = ("uuid", "call_uuid", "conversation_uuid")
 _FORMAT_KEYS = frozenset({"event", "content-type"})
 
@@ -62,15 +63,10 @@ def _dtmf(message: dict[str, Any]) -> DtmfReceived:
     # The documented shape is top-level ``digit``/``duration``; a nested ``dtmf`` object is
     # accepted too, since some integrations report receiving it.
     source = nested if isinstance(nested, dict) else message
-    digit = source.get("digit")
-    if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_DIGITS:
-        raise CarrierProtocolError(f"websocket:dtmf with an invalid digit {digit!r}")
+    digit = dtmf_key(source.get("digit"))
     duration = source.get("duration")
-    try:
-        duration_ms = None if duration is None else int(duration)
-    except (TypeError, ValueError):
-        raise CarrierProtocolError(f"websocket:dtmf with a bad duration {duration!r}") from None
-    return DtmfReceived(digit.upper(), duration_ms)
+    duration_ms = None if duration is None else whole_number(duration, "websocket:dtmf duration")
+    return DtmfReceived(digit, duration_ms)
 
 
 class VonageCodec:

@@ -158,6 +158,8 @@ def load_dialplan(path: str | Path) -> Dialplan:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise DialplanInvalid([Problem(file, 1, f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise DialplanInvalid([Problem(file, 1, f"not UTF-8 text: {exc.reason}")]) from None
     plan, problems = check_text(text, file)
     errors = [p for p in problems if not p.warning]
     if plan is None or errors:

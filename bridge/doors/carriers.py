@@ -3,7 +3,6 @@ shared ``/media`` route that recognises the carrier from its first message."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -16,7 +15,13 @@ from starlette.websockets import WebSocket
 from bridge.calls.call import Call
 from bridge.calls.control import CallControl, PlivoControl, TelnyxControl, TwilioControl
 from bridge.calls.transports import WebSocketTransport
-from bridge.carriers.base import CallStarted, CarrierCodec, Frame
+from bridge.carriers.base import (
+    CallStarted,
+    CarrierCodec,
+    CarrierProtocolError,
+    Frame,
+    json_object,
+)
 from bridge.carriers.exotel import ExotelCodec
 from bridge.carriers.jambonz import SUBPROTOCOLS as JAMBONZ_SUBPROTOCOLS
 from bridge.carriers.jambonz import JambonzCodec
@@ -189,10 +194,8 @@ def detect_carrier(frame: Frame, subprotocols: list[str]) -> str | None:
         # AudioSocket opens with its UUID frame: kind 0x01, length 16.
         return "audiosocket" if frame[:3] == b"\x01\x00\x10" else None
     try:
-        message = json.loads(frame)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(message, dict):
+        message = json_object(frame)
+    except CarrierProtocolError:
         return None
     start = message.get("start")
     if not isinstance(start, dict):

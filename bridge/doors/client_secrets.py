@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from bridge.engine import errors
 from bridge.engine.config import SessionConfig
 from bridge.engine.errors import CommandError
+from bridge.json_limits import loads
 from bridge.realtime.auth import credential_from
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.session_config import apply_update
@@ -38,9 +38,10 @@ async def _session_payload(request: Request) -> dict[str, Any] | Response:
     grant = runtime.keys.check(credential)
     if grant is None or grant.secret is not None:  # secrets cannot mint secrets
         return api_error(401, "Incorrect or missing API key.", "invalid_api_key")
+    raw = await request.body()
     try:
-        body = await request.json() if await request.body() else {}
-    except json.JSONDecodeError:
+        body = loads(raw, max_depth=runtime.settings.max_json_depth) if raw else {}
+    except ValueError:  # not UTF-8, not JSON, or nested too deep to parse safely
         return api_error(400, "The request body is not valid JSON.", errors.INVALID_JSON)
     if not isinstance(body, dict):
         return api_error(400, "The request body must be a JSON object.", errors.INVALID_VALUE)

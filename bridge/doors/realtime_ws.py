@@ -91,7 +91,10 @@ async def _serve(
 
     outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     connection = ServerConnection(
-        dialect, outgoing.put_nowait, max_message_bytes=settings.max_message_bytes
+        dialect,
+        outgoing.put_nowait,
+        max_message_bytes=settings.max_message_bytes,
+        max_json_depth=settings.max_json_depth,
     )
     session = LocalConversation(
         engines=ticket.engines, settings=settings.conversation, emit=connection.send, config=config

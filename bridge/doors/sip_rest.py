@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridge.json_limits import loads
 from bridge.realtime.auth import credential_from
 from bridge.runtime import runtime_of
 from bridge.sip.outbound import SipError
@@ -27,8 +26,8 @@ async def place_call(request: Request) -> Response:
     if not runtime.ready:
         return _error(503, "The bridge is still loading its models.")
     try:
-        body = await request.json()
-    except json.JSONDecodeError:
+        body = loads(await request.body(), max_depth=runtime.settings.max_json_depth)
+    except ValueError:  # not UTF-8, not JSON, or nested too deep to parse safely
         return _error(400, "The request body is not valid JSON.")
     target = body.get("to") if isinstance(body, dict) else None
     if not isinstance(target, str) or not target.strip():

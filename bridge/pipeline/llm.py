@@ -13,10 +13,24 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
+from openai.types import CompletionUsage
+from openai.types.chat.chat_completion_chunk import (
+    ChatCompletionChunk,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
+
+MAX_TOOL_CALLS = 64  # tool calls in one reply; a higher index is a malformed stream
 
 
 class LLMError(Exception):
     pass
+
+
+class MalformedChunk(LLMError):
+    """The endpoint sent an event that is not a chat completion chunk of the usual shape."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +127,7 @@ class ChatLLM:
             request["tools"] = list(tools)
             if tool_choice is not None:
                 request["tool_choice"] = tool_choice
-        text: list[str] = []
-        calls: dict[int, _PartialCall] = {}
-        finish_reason = "stop"
-        usage = Usage()
+        reader = ChunkReader()
         try:
             # The timeout bounds each wait for the endpoint, never the time our consumer
             # spends between chunks (a yield must not sit inside a timeout scope).
@@ -130,26 +141,12 @@ class ChatLLM:
                             chunk = await anext(iterator)
                     except StopAsyncIteration:
                         break
-                    if chunk.usage is not None:
-                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    if delta.content:
-                        text.append(delta.content)
-                        yield TextDelta(delta.content)
-                    for call in delta.tool_calls or ():
-                        partial = calls.setdefault(call.index, _PartialCall())
-                        if call.id:
-                            partial.call_id = call.id
-                        if call.function and call.function.name:
-                            partial.name += call.function.name
-                        piece = (call.function.arguments if call.function else None) or ""
-                        partial.arguments.append(piece)
-                        yield ToolCallDelta(call.index, partial.call_id, partial.name, piece)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                    except (ValueError, RecursionError) as exc:  # an event that is not JSON
+                        raise MalformedChunk(f"an event is not JSON: {exc!s:.200}") from None
+                    for event in reader.feed(chunk):
+                        yield event
+        except MalformedChunk as exc:
+            raise LLMError(f"LLM endpoint {self.base_url} sent a malformed stream: {exc}") from None
         except TimeoutError:
             raise LLMError(
                 f"LLM endpoint {self.base_url} did not answer within {self.timeout_s:g} s"
@@ -163,11 +160,7 @@ class ChatLLM:
             ) from exc
         except openai.OpenAIError as exc:
             raise LLMError(f"LLM request to {self.base_url} failed: {exc}") from exc
-        tool_calls = tuple(
-            ToolCall(p.call_id or f"call_{index}", p.name, "".join(p.arguments))
-            for index, p in sorted(calls.items())
-        )
-        yield Completed(finish_reason, "".join(text), tool_calls, usage)
+        yield reader.completed()
 
     async def probe(self, timeout_s: float = 5.0) -> tuple[bool, str]:
         """Whether the endpoint answers (``GET /models``), and a few words on what it said."""
@@ -190,3 +183,80 @@ class ChatLLM:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _optional(value: object, kind: type[Any], what: str) -> Any:
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise MalformedChunk(f"{what} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+class ChunkReader:
+    """Streamed chat completion chunks (as the openai client builds them, unvalidated) into
+    :data:`LLMEvent` s. Anything not of the documented shape raises :class:`MalformedChunk`
+    (an :class:`LLMError`): the response fails and a call speaks its fallback."""
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._calls: dict[int, _PartialCall] = {}
+        self._finish_reason = "stop"
+        self._usage = Usage()
+
+    def feed(self, chunk: object) -> list[LLMEvent]:
+        if not isinstance(chunk, ChatCompletionChunk):
+            raise MalformedChunk(f"a chunk is {type(chunk).__name__}, not an object")
+        usage = chunk.usage
+        if usage is not None:
+            if not isinstance(usage, CompletionUsage):
+                raise MalformedChunk("usage is not an object")
+            self._usage = Usage(
+                _optional(usage.prompt_tokens, int, "usage.prompt_tokens") or 0,
+                _optional(usage.completion_tokens, int, "usage.completion_tokens") or 0,
+            )
+        choices = _optional(chunk.choices, list, "choices")
+        if not choices:
+            return []
+        choice = choices[0]
+        if not isinstance(choice, Choice) or not isinstance(choice.delta, ChoiceDelta):
+            raise MalformedChunk("choices[0] is not an object with a delta object")
+        events: list[LLMEvent] = []
+        delta = choice.delta
+        content = _optional(delta.content, str, "delta.content")
+        if content:
+            self._text.append(content)
+            events.append(TextDelta(content))
+        for call in _optional(delta.tool_calls, list, "delta.tool_calls") or ():
+            events.append(self._call_delta(call))
+        finish_reason = _optional(choice.finish_reason, str, "finish_reason")
+        if finish_reason:
+            self._finish_reason = finish_reason
+        return events
+
+    def _call_delta(self, call: object) -> ToolCallDelta:
+        if not isinstance(call, ChoiceDeltaToolCall):
+            raise MalformedChunk("a tool call is not an object")
+        index = _optional(call.index, int, "tool_calls[].index")
+        if index is None or not 0 <= index < MAX_TOOL_CALLS:
+            raise MalformedChunk(f"tool call index {index!r} is not 0 to {MAX_TOOL_CALLS - 1}")
+        function = call.function
+        if function is not None and not isinstance(function, ChoiceDeltaToolCallFunction):
+            raise MalformedChunk("tool_calls[].function is not an object")
+        partial = self._calls.setdefault(index, _PartialCall())
+        call_id = _optional(call.id, str, "tool_calls[].id")
+        if call_id:
+            partial.call_id = call_id
+        name = _optional(function.name, str, "function.name") if function else None
+        if name:
+            partial.name += name
+        piece = (
+            _optional(function.arguments, str, "function.arguments") if function else None
+        ) or ""
+        partial.arguments.append(piece)
+        return ToolCallDelta(index, partial.call_id, partial.name, piece)
+
+    def completed(self) -> Completed:
+        tool_calls = tuple(
+            ToolCall(p.call_id or f"call_{index}", p.name, "".join(p.arguments))
+            for index, p in sorted(self._calls.items())
+        )
+        return Completed(self._finish_reason, "".join(self._text), tool_calls, self._usage)

@@ -11,7 +11,6 @@ configuration and happens in :func:`bridge.realtime.session_config.apply_update`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from bridge.engine import errors
 from bridge.engine.errors import CommandError
 from bridge.engine.items import Item
 from bridge.engine.response import ResponseParams
+from bridge.json_limits import DEFAULT_MAX_DEPTH, JsonTooDeep, loads
 from bridge.realtime._fields import (
     JsonObject,
     decode_base64,
@@ -220,11 +220,19 @@ def client_event_types(dialect: Dialect) -> tuple[str, ...]:
     return tuple(_PARSERS[dialect])
 
 
-def parse_client_event(frame: str | bytes, dialect: Dialect) -> ClientEvent:
-    """Decode and validate one client frame; raise CommandError if it is unusable."""
+def parse_client_event(
+    frame: str | bytes, dialect: Dialect, *, max_depth: int = DEFAULT_MAX_DEPTH
+) -> ClientEvent:
+    """Decode and validate one client frame; raise CommandError if it is unusable.
+
+    Arrays and objects may nest ``max_depth`` levels (``BRIDGE_MAX_JSON_DEPTH``): deeper
+    text is refused before it is parsed, since parsing it would exhaust the stack."""
     try:
-        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
-        data = json.loads(text)
+        data = loads(frame, max_depth=max_depth)
+    except JsonTooDeep as exc:
+        raise CommandError(
+            errors.INVALID_JSON, f"The event is not acceptable JSON: {exc}.", None
+        ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise CommandError(
             errors.INVALID_JSON, f"The event is not valid JSON: {exc}.", None

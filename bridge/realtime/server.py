@@ -17,6 +17,7 @@ from bridge.engine import errors
 from bridge.engine import events as ev
 from bridge.engine.config import SessionConfig
 from bridge.engine.errors import CommandError
+from bridge.json_limits import DEFAULT_MAX_DEPTH
 from bridge.realtime import client_events as ce
 from bridge.realtime.client_events import parse_client_event
 from bridge.realtime.dialect import Dialect
@@ -50,13 +51,16 @@ class ServerConnection:
         deliver: Deliver,
         *,
         max_message_bytes: int,
+        max_json_depth: int = DEFAULT_MAX_DEPTH,
         plays_audio: bool = False,
     ) -> None:
-        """``plays_audio``: the transport plays the assistant's audio itself (WebRTC), so the
-        client may ask it to stop (``output_audio_buffer.clear``)."""
+        """``max_json_depth``: how deep a frame's arrays and objects may nest
+        (``BRIDGE_MAX_JSON_DEPTH``). ``plays_audio``: the transport plays the assistant's audio
+        itself (WebRTC), so the client may ask it to stop (``output_audio_buffer.clear``)."""
         self.dialect = dialect
         self._deliver = deliver
         self._max_bytes = max_message_bytes
+        self._max_depth = max_json_depth
         self._plays_audio = plays_audio
 
     def send(self, event: ev.EngineEvent) -> None:
@@ -81,7 +85,7 @@ class ServerConnection:
                     "message_too_large",
                     f"Messages may be at most {self._max_bytes} bytes; this one has {len(frame)}.",
                 )
-            event = parse_client_event(frame, self.dialect)
+            event = parse_client_event(frame, self.dialect, max_depth=self._max_depth)
             event_id = event.event_id
             await engine.handle(self.command_for(event, engine))
         except CommandError as error:

@@ -38,6 +38,7 @@ from bridge.engine.config import (
     TurnDetection,
 )
 from bridge.engine.errors import CommandError
+from bridge.json_limits import JsonTooDeep, check_depth
 from bridge.realtime._fields import (
     JsonObject,
     expect_bool,
@@ -57,6 +58,11 @@ from bridge.realtime.dialect import Dialect
 TURN_DETECTION_TYPES = ("server_vad", "semantic_vad")
 MAX_TOKENS_LIMIT = 4096  # OpenAI's documented ceiling for an integer limit
 MAX_TOOLS = 128
+MAX_TOOL_PARAMETERS_DEPTH = 32  # nesting of one tool's JSON schema (levels of arrays/objects)
+# Bounds on turn detection timings: far above any sensible value, far below what would
+# overflow the arithmetic that turns milliseconds into audio windows.
+MAX_VAD_MS = 10_000
+MAX_IDLE_TIMEOUT_MS = 3_600_000
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 _BETA_FORMAT_NAMES: dict[str, AudioFormat] = {"pcm16": PCM16, "g711_ulaw": PCMU, "g711_alaw": PCMA}
@@ -136,8 +142,17 @@ def _parse_tool(value: object, param: str) -> FunctionTool:
     description = "" if description is None else expect_str(description, join(param, "description"))
     parameters = obj.get("parameters")
     if parameters is not None:
+        parameters = expect_object(parameters, join(param, "parameters"))
+        try:
+            check_depth(parameters, MAX_TOOL_PARAMETERS_DEPTH)
+        except JsonTooDeep as exc:
+            raise CommandError(
+                errors.INVALID_VALUE,
+                f"Invalid '{join(param, 'parameters')}': the schema is {exc}.",
+                join(param, "parameters"),
+            ) from None
         # Deep-copied so later edits to the client's payload cannot reach the frozen config.
-        parameters = copy.deepcopy(expect_object(parameters, join(param, "parameters")))
+        parameters = copy.deepcopy(parameters)
     return FunctionTool(name=name, description=description, parameters=parameters)
 
 
@@ -226,11 +241,15 @@ def _parse_turn_detection(
         )
     for key in ("prefix_padding_ms", "silence_duration_ms"):
         if obj.get(key) is not None:
-            changes[key] = expect_int(obj[key], join(param, key), minimum=0)
+            changes[key] = expect_int(obj[key], join(param, key), minimum=0, maximum=MAX_VAD_MS)
     if "idle_timeout_ms" in obj:
         raw = obj["idle_timeout_ms"]
         changes["idle_timeout_ms"] = (
-            None if raw is None else expect_int(raw, join(param, "idle_timeout_ms"), minimum=0)
+            None
+            if raw is None
+            else expect_int(
+                raw, join(param, "idle_timeout_ms"), minimum=0, maximum=MAX_IDLE_TIMEOUT_MS
+            )
         )
     return replace(server, **changes)
 

@@ -38,6 +38,10 @@ Where that falls short of a phone server on UDP, the bridge works around it here
 11. SDP offers (:func:`offer_also`). ``build_sdp`` offers one codec; we offer PCMU and PCMA.
 12. Log noise (:func:`quiet_logs`). aiosipua logs through the standard library (a warning with a
     traceback for every datagram it cannot parse); we keep its chatter out of our logs.
+13. An unparsable SDP body (:class:`Screen`). aiosipua parses an INVITE's SDP inside its
+    dispatch; a body it cannot parse (``m=audio abc ...``) raises there, is logged, and the
+    INVITE is never answered: the caller hangs until its own timeout. We parse it first and
+    answer 400 Bad Request.
 
 (``negotiate_sdp`` answers telephone-event as 101 unless told otherwise; :mod:`bridge.sip.sdp`
 passes the offer's own payload type, a parameter rather than a workaround. aiortp's PCMA decoder
@@ -60,6 +64,7 @@ from aiosipua import (
     SipResponse,
     SipUAC,
     UdpSipTransport,
+    parse_sdp,
 )
 
 from bridge.sip.media import Datagrams
@@ -217,8 +222,11 @@ class Screen:
         uac: SipUAC,
         retransmitter: Retransmitter,
         answering: Mapping[str, IncomingCall],
+        refuse: Callable[[SipRequest, int, str], None],
     ) -> None:
+        """``refuse(request, status, reason)``: answer a request outside any dialog."""
         self._transport = transport
+        self._refuse = refuse
         self._uac = uac
         self._retransmitter = retransmitter
         self._answering = answering  # INVITEs being answered, by Call-ID
@@ -231,7 +239,7 @@ class Screen:
         def on_message(message: SipRequest | SipResponse, addr: Address) -> None:
             if isinstance(message, SipResponse):
                 self._response(message)
-            elif self._repeated_invite(message):
+            elif self._repeated_invite(message) or self._bad_sdp(message):
                 return
             dispatch(message, addr)
 
@@ -246,6 +254,18 @@ class Screen:
         answered = outgoing.invite.cseq if outgoing is not None else None
         if outgoing is not None and answered is not None and answered.seq == cseq.seq:
             self._transport.send(ack_for_error(outgoing.invite, response), outgoing.remote_addr)
+
+    def _bad_sdp(self, request: SipRequest) -> bool:
+        """Gap 13: an SDP body aiosipua would fail on gets 400 here."""
+        if not request.body or request.content_type != "application/sdp":
+            return False
+        try:
+            parse_sdp(request.text)
+        except Exception:  # aiosipua raises ValueError, IndexError, ... on malformed lines
+            if request.method.upper() != "ACK":
+                self._refuse(request, 400, "Bad Request")
+            return True
+        return False
 
     def _repeated_invite(self, request: SipRequest) -> bool:
         """Gap 3: a repeat of an INVITE we are answering is not a new call."""

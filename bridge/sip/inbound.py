@@ -35,6 +35,9 @@ class Inbound:
         self.settings = settings
         self.public_host = public_host  # what our SDP answers name
         self.answering: dict[str, IncomingCall] = {}  # INVITEs being answered, by Call-ID
+        # Call-IDs of INVITEs being answered that a CANCEL ended (aiosipua sent 200 + 487):
+        # a CANCEL can arrive before the call's leg exists, while its RTP port is bound.
+        self.cancelled: set[str] = set()
         self._allowed = [
             ipaddress.ip_network(source, strict=False) for source in settings.allowed_sources
         ]
@@ -50,6 +53,11 @@ class Inbound:
 
     # --- the INVITE ----------------------------------------------------------------------------
 
+    def _reject(self, incoming: IncomingCall, status: int, reason: str) -> None:
+        """A final answer, unless a CANCEL already gave the INVITE its 487."""
+        if incoming.call_id not in self.cancelled:
+            incoming.reject(status, reason)
+
     def on_invite(self, incoming: IncomingCall) -> None:
         self.answering[incoming.call_id] = incoming
         self.dialogs.spawn(self._answer(incoming))
@@ -59,17 +67,18 @@ class Inbound:
             await self._answer_invite(incoming)
         finally:
             self.answering.pop(incoming.call_id, None)
+            self.cancelled.discard(incoming.call_id)
 
     async def _answer_invite(self, incoming: IncomingCall) -> None:
         runtime = self.runtime
         with bind_call(call_id=incoming.call_id, carrier="sip"):
             if not self._allowed_source(incoming.source_addr):
                 log.warning("refused a call from a source not allowed", source=incoming.source_addr)
-                incoming.reject(403, "Forbidden")
+                self._reject(incoming, 403, "Forbidden")
                 return
             ticket = runtime.admission.admit("sip")
             if isinstance(ticket, Refused):
-                incoming.reject(503, "Service Unavailable")
+                self._reject(incoming, 503, "Service Unavailable")
                 return
             with ticket:
                 await self._answer_admitted(incoming, ticket)
@@ -77,31 +86,34 @@ class Inbound:
     async def _answer_admitted(self, incoming: IncomingCall, ticket: Ticket) -> None:
         settings, dialogs = self.settings, self.dialogs
         if incoming.sdp_offer is None:
-            incoming.reject(488, "Not Acceptable Here")  # we need the offer in the INVITE
+            self._reject(incoming, 488, "Not Acceptable Here")  # we need the offer in the INVITE
             return
         try:
             rtp = await dialogs.bind_rtp()
         except OSError as exc:
             log.error("no RTP port for a call", error=str(exc))
-            incoming.reject(503, "Service Unavailable")
+            self._reject(incoming, 503, "Service Unavailable")
             return
         try:
             answer, negotiated = sdp.answer(incoming.sdp_offer, self.public_host, rtp.port)
         except SdpNegotiationError as exc:
             log.info("no common codec", error=str(exc))
             await rtp.close()
-            incoming.reject(488, "Not Acceptable Here")
+            self._reject(incoming, 488, "Not Acceptable Here")
             return
         rtp.redirect(negotiated.remote)
         codec = RtpCodec(negotiated.params)
         leg = Leg(incoming.call_id, incoming.source_addr, rtp, codec, incoming=incoming)
         leg.hold(negotiated.held)
         dialogs.legs[leg.call_id] = leg
+        if incoming.call_id in self.cancelled:
+            leg.cancelled.set()  # cancelled before the leg existed: never ring, never answer
         try:
-            incoming.ringing()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.ring_ms / 1000):
-                    await leg.cancelled.wait()
+            if not leg.cancelled.is_set():
+                incoming.ringing()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(settings.ring_ms / 1000):
+                        await leg.cancelled.wait()
             if leg.cancelled.is_set():
                 log.info("caller cancelled while ringing")
                 leg.ended_by = "cancel"
@@ -148,7 +160,10 @@ class Inbound:
         incoming.accept(answer)
 
     def on_cancel(self, request: SipRequest, addr: Address) -> None:
-        leg = self.dialogs.legs.get(request.call_id or "")
+        call_id = request.call_id or ""
+        if call_id in self.answering:
+            self.cancelled.add(call_id)
+        leg = self.dialogs.legs.get(call_id)
         if leg is not None:
             leg.cancelled.set()
 

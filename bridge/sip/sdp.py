@@ -9,6 +9,7 @@ the call (``sendonly`` / ``inactive``, or the old ``c=0.0.0.0``) gets ``recvonly
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -47,6 +48,15 @@ def _remote(sdp: SdpMessage) -> tuple[Address, bool]:
     audio = sdp.audio
     if address is None or audio is None:
         raise SdpNegotiationError("the SDP has no audio address")
+    try:
+        ipaddress.ip_address(address[0])
+    except ValueError:
+        # RTP goes to an address literal; a name would need a DNS lookup on the event loop.
+        raise SdpNegotiationError(
+            f"the SDP's address {address[0]!r:.60} is not an IP address"
+        ) from None
+    if not 0 <= address[1] <= 65535:
+        raise SdpNegotiationError(f"the SDP's port {address[1]} is not a UDP port")
     held = audio.direction in HOLD_DIRECTIONS or address[0] in ("0.0.0.0", "::")
     return address, held
 

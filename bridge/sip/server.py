@@ -79,7 +79,13 @@ class SipServer:
         uas.on_transfer_progress = self.dialogs.transfer_progress
         await uas.start()
         self.port = self._transport.advertise(self.public_host)
-        Screen(self._transport, self.uac, self.retransmitter, self.inbound.answering).install()
+        Screen(
+            self._transport,
+            self.uac,
+            self.retransmitter,
+            self.inbound.answering,
+            self.uas._send_error,
+        ).install()
         log.info("SIP listening", host=self.host, port=self.port)
         if self.settings.register:
             self.outbound.register()

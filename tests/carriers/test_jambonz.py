@@ -129,7 +129,7 @@ def test_other_text_frames_are_ignored() -> None:
         ("not json", "invalid JSON"),
         ('{"type":"mark","data":{}}', "mark event without a name"),
         ('{"event":"dtmf","dtmf":"22"}', "invalid digit"),
-        ('{"event":"dtmf","dtmf":"2","duration":"x"}', "bad duration"),
+        ('{"event":"dtmf","dtmf":"2","duration":"x"}', "not a whole number"),
         (b"\x01\x02\x03", "not whole samples"),
     ],
 )
@@ -144,7 +144,7 @@ def test_malformed_frames(frame: str | bytes, message: str) -> None:
     [
         (b"\x00\x00", "before the metadata"),
         ('{"sampleRate":11025}', "unsupported sampleRate 11025"),
-        ('{"sampleRate":"fast"}', "not a number"),
+        ('{"sampleRate":"fast"}', "not a whole number"),
         ('{"mixType":"stereo"}', "stereo"),
         ('"hello"', "JSON object"),
     ],

@@ -171,7 +171,7 @@ def test_extra_headers_parsing() -> None:
         ("{not json", "invalid JSON"),
         (b'{"event": "media"}', "binary"),
         ('{"event": "media", "media": {"payload": "@@@@"}}', "base64"),
-        ('{"event": "dtmf", "dtmf": {"digit": ""}}', "dtmf.digit"),
+        ('{"event": "dtmf", "dtmf": {"digit": ""}}', "invalid digit"),
         ('{"event": "playedStream"}', "without a name"),
         ('{"event": "start", "start": {"streamId": "s"}}', "callId"),
         ('{"event": "start", "start": {"callId": "c"}}', "streamId"),
@@ -184,7 +184,7 @@ def test_extra_headers_parsing() -> None:
         (
             '{"event": "start", "start": {"callId": "c", "streamId": "s", '
             '"mediaFormat": {"encoding": "audio/x-l16", "sampleRate": "fast"}}}',
-            "sampleRate must be a number",
+            "not a whole number",
         ),
         ('{"event": "connected"}', "unknown Plivo event 'connected'"),
     ],

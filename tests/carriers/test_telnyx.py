@@ -163,7 +163,7 @@ def test_stream_token() -> None:
         ("[1, 2]", "JSON object"),
         ('{"event": "media", "media": {"payload": "***"}}', "base64"),
         ('{"event": "media"}', "without a media object"),
-        ('{"event": "dtmf", "dtmf": {}}', "dtmf.digit"),
+        ('{"event": "dtmf", "dtmf": {}}', "invalid digit"),
         ('{"event": "mark", "mark": {}}', "mark.name"),
         ('{"event": "start"}', "without a start object"),
         ('{"event": "start", "start": {"media_format": {}}}', "call_control_id"),

@@ -143,8 +143,8 @@ def test_carrier_side_rejects_what_twilio_would() -> None:
         ("[1, 2]", "JSON object"),
         ('{"event": "media", "media": {"payload": "***"}}', "base64"),
         ('{"event": "media", "media": {"payload": 7}}', "base64 string"),
-        ('{"event": "media"}', "base64 string"),
-        ('{"event": "dtmf", "dtmf": {}}', "without a digit"),
+        ('{"event": "media"}', "without a media object"),
+        ('{"event": "dtmf", "dtmf": {}}', "invalid digit None"),
         ('{"event": "start"}', "without a start object"),
         ('{"event": "start", "start": []}', "without a start object"),
         (

@@ -122,7 +122,7 @@ def test_unknown_events_are_ignored() -> None:
         ("[1]", "JSON object"),
         ("{}", "without an event"),
         ('{"event":"websocket:dtmf","digit":"55"}', "invalid digit"),
-        ('{"event":"websocket:dtmf","digit":"5","duration":"long"}', "bad duration"),
+        ('{"event":"websocket:dtmf","digit":"5","duration":"long"}', "not a whole number"),
         (b"\x00\x00\x00", "not whole samples"),
         ('{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}', "second"),
     ],
