@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_transcripts: bool = True
 
-    # Speech-to-text (faster-whisper)
+    # Speech-to-text (faster-whisper in process, or an OpenAI-compatible transcription endpoint)
+    stt_backend: Literal["local", "openai"] = "local"
+    stt_base_url: str = ""
+    stt_api_key: str = ""
     stt_model: str = "tiny.en"
     stt_device: Literal["auto", "cpu", "cuda"] = "auto"
     stt_compute_type: str = "auto"

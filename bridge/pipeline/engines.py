@@ -10,7 +10,7 @@ from bridge.config import Settings
 from bridge.pipeline.canned_llm import CannedLLM
 from bridge.pipeline.cpu import linux_libc_function
 from bridge.pipeline.llm import ChatLLM
-from bridge.pipeline.stt import SpeechToText
+from bridge.pipeline.stt import Transcriber, create_stt
 from bridge.pipeline.tts import TextToSpeech, create_tts
 from bridge.pipeline.vad import SileroVad
 
@@ -18,7 +18,7 @@ from bridge.pipeline.vad import SileroVad
 @dataclass
 class Engines:
     vad: SileroVad
-    stt: SpeechToText
+    stt: Transcriber
     tts: TextToSpeech
     llm: ChatLLM
     voices: dict[str, TextToSpeech] = field(default_factory=dict)  # mapped voice names
@@ -52,8 +52,9 @@ def create_llm(settings: Settings) -> ChatLLM:
 def load_engines(settings: Settings) -> Engines:
     """Load every model (blocking: call it from a worker thread) and warm them up."""
     started = time.perf_counter()
-    stt = SpeechToText(
-        settings.stt_model,
+    stt = create_stt(
+        settings.stt_backend,
+        model=settings.stt_model,
         device=settings.stt_device,
         compute_type=settings.stt_compute_type,
         language=settings.stt_language,
@@ -62,6 +63,9 @@ def load_engines(settings: Settings) -> Engines:
         cpu_threads=settings.stt_cpu_threads,
         workers=settings.stt_workers,
         short_context=settings.stt_short_context,
+        base_url=settings.stt_base_url or settings.llm_base_url,
+        api_key=settings.stt_api_key or settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
     )
     by_target: dict[str, TextToSpeech] = {}
 

@@ -1,13 +1,17 @@
-"""Speech-to-text with faster-whisper, loaded once per process and run off the event loop."""
+"""Speech-to-text: faster-whisper loaded once per process and run off the event loop, or any
+OpenAI-compatible ``/v1/audio/transcriptions`` endpoint (vLLM serving Whisper, a shared STT
+service)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +33,21 @@ class Transcript:
     language: str
     audio_s: float
     elapsed_s: float
+
+
+class Transcriber(Protocol):
+    """What the conversation engine needs from speech-to-text: 16 kHz 16-bit mono PCM in, a
+    :class:`Transcript` out. ``device`` is only reported at start-up."""
+
+    device: str
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript: ...
+
+    def warm(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def bundled_model_dir() -> Path:
@@ -163,3 +182,130 @@ class SpeechToText:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def pcm16k_to_wav(pcm16k: bytes) -> bytes:
+    """16 kHz 16-bit mono PCM as a WAV file (what transcription endpoints accept)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm16k[: len(pcm16k) - len(pcm16k) % 2])
+    return out.getvalue()
+
+
+class OpenAITranscriber:
+    """Any OpenAI-compatible ``/v1/audio/transcriptions`` endpoint. Each turn is posted as a
+    WAV file from a thread pool (``concurrency`` requests at once), the way the local model
+    runs on its own, so early transcription and reply prefetch work unchanged."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_s: float,
+        language: str = "en",
+        prompt: str = "",
+        concurrency: int = 16,
+    ) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(
+            base_url=base_url, api_key=api_key or "none", timeout=timeout_s, max_retries=0
+        )
+        self.model_name = model
+        self.device = f"remote ({base_url})"
+        self.language = language or None
+        self.prompt = prompt or None
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stt")
+
+    def transcribe_sync(
+        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        import openai
+
+        started = time.perf_counter()
+        language = language or self.language
+        prompt = prompt or self.prompt
+        options: dict[str, Any] = {}
+        if language:
+            options["language"] = language
+        if prompt:
+            options["prompt"] = prompt
+        try:
+            result = self._client.audio.transcriptions.create(
+                model=self.model_name,
+                file=("turn.wav", pcm16k_to_wav(pcm16k), "audio/wav"),
+                response_format="json",
+                **options,
+            )
+        except openai.OpenAIError as exc:
+            raise STTError(f"transcription endpoint {self._client.base_url} failed: {exc}") from exc
+        return Transcript(
+            text=str(getattr(result, "text", "")).strip(),
+            language=language or "en",
+            audio_s=len(pcm16k) / 2 / SAMPLE_RATE,
+            elapsed_s=time.perf_counter() - started,
+        )
+
+    def warm(self) -> None:
+        """Nothing to load here: the endpoint keeps its own model warm."""
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            lambda: self.transcribe_sync(pcm16k, language=language, prompt=prompt),
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+
+def create_stt(
+    backend: str,
+    *,
+    model: str,
+    device: str = "auto",
+    compute_type: str = "auto",
+    language: str = "en",
+    prompt: str = "",
+    beam_size: int = 1,
+    cpu_threads: int = 0,
+    workers: int = 1,
+    short_context: bool = True,
+    base_url: str = "",
+    api_key: str = "",
+    timeout_s: float = 15.0,
+) -> Transcriber:
+    """``local``: faster-whisper in this process; ``openai``: a transcription endpoint, where
+    ``model`` names the endpoint's model (the bundled ``tiny.en`` means ``whisper-1``)."""
+    if backend == "local":
+        return SpeechToText(
+            model,
+            device=device,
+            compute_type=compute_type,
+            language=language,
+            prompt=prompt,
+            beam_size=beam_size,
+            cpu_threads=cpu_threads,
+            workers=workers,
+            short_context=short_context,
+        )
+    if backend == "openai":
+        return OpenAITranscriber(
+            base_url=base_url,
+            api_key=api_key,
+            model="whisper-1" if model == BUNDLED_MODEL else model,
+            timeout_s=timeout_s,
+            language=language,
+            prompt=prompt,
+            concurrency=max(workers, 16),
+        )
+    raise STTError(f"unknown STT backend {backend!r}: choose local or openai")
