@@ -42,6 +42,11 @@ Where that falls short of a phone server on UDP, the bridge works around it here
     dispatch; a body it cannot parse (``m=audio abc ...``) raises there, is logged, and the
     INVITE is never answered: the caller hangs until its own timeout. We parse it first and
     answer 400 Bad Request.
+14. Record-Route (:class:`UdpTransport`, :class:`Screen`). A UAS must copy an INVITE's
+    Record-Route headers into the responses that set up the dialog (RFC 3261 §12.1.1);
+    aiosipua leaves them out, so behind a proxy (Kamailio's dispatcher) the caller sent its
+    ACK and BYE straight to the bridge, past the proxy. The Screen notes each INVITE's
+    Record-Route and the transport adds it to our 1xx/2xx responses to that INVITE.
 
 (``negotiate_sdp`` answers telephone-event as 101 unless told otherwise; :mod:`bridge.sip.sdp`
 passes the offer's own payload type, a parameter rather than a workaround. aiortp's PCMA decoder
@@ -54,6 +59,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from aiosipua import (
     DialogState,
@@ -78,8 +84,31 @@ Key = tuple[str, int, str]  # Call-ID, CSeq number, method
 # --- 1, 2: the UDP transport ---------------------------------------------------------------
 
 
+@dataclass
 class UdpTransport(UdpSipTransport):
-    """aiosipua's UDP transport with our own protocol (gap 1)."""
+    """aiosipua's UDP transport with our own protocol (gap 1), which copies an INVITE's
+    Record-Route into our responses to it (gap 14)."""
+
+    # (Call-ID, CSeq number) of an INVITE -> its Record-Route values, until answered.
+    record_routes: dict[tuple[str, int], list[str]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def send_reply(self, response: SipResponse) -> None:
+        cseq = response.cseq
+        if cseq is not None and cseq.method.upper() == "INVITE":
+            key = (response.call_id or "", cseq.seq)
+            routes = self.record_routes.get(key)
+            if (
+                routes
+                and 100 < response.status_code < 300
+                and not response.headers.get("record-route")
+            ):
+                for route in routes:
+                    response.headers.append("Record-Route", route)
+            if response.status_code >= 200:
+                self.record_routes.pop(key, None)  # a repeated 200 keeps what it has
+        super().send_reply(response)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -241,6 +270,8 @@ class Screen:
                 self._response(message)
             elif self._repeated_invite(message) or self._bad_sdp(message):
                 return
+            else:
+                self._note_record_route(message)
             dispatch(message, addr)
 
         self._transport.on_message = on_message
@@ -254,6 +285,15 @@ class Screen:
         answered = outgoing.invite.cseq if outgoing is not None else None
         if outgoing is not None and answered is not None and answered.seq == cseq.seq:
             self._transport.send(ack_for_error(outgoing.invite, response), outgoing.remote_addr)
+
+    def _note_record_route(self, request: SipRequest) -> None:
+        """Gap 14: remember a new INVITE's Record-Route for the responses to it."""
+        cseq = request.cseq
+        if request.method.upper() != "INVITE" or cseq is None:
+            return
+        routes = list(request.headers.get("record-route"))
+        if routes and len(self._transport.record_routes) < 10_000:  # bounded: answers pop
+            self._transport.record_routes[(request.call_id or "", cseq.seq)] = routes
 
     def _bad_sdp(self, request: SipRequest) -> bool:
         """Gap 13: an SDP body aiosipua would fail on gets 400 here."""
