@@ -288,8 +288,13 @@ class Screen:
 
     def _note_record_route(self, request: SipRequest) -> None:
         """Gap 14: remember a new INVITE's Record-Route for the responses to it."""
-        cseq = request.cseq
-        if request.method.upper() != "INVITE" or cseq is None:
+        if request.method.upper() != "INVITE":
+            return
+        try:
+            cseq = request.cseq  # parsed on first use: a garbled CSeq raises here
+        except ValueError:
+            return  # aiosipua answers (or drops) it; there is no dialog to route
+        if cseq is None:
             return
         routes = list(request.headers.get("record-route"))
         if routes and len(self._transport.record_routes) < 10_000:  # bounded: answers pop
