@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from bridge import observe
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.engine import events as ev
 from bridge.engine.history import History
@@ -117,7 +118,7 @@ class ResponseRun:
             log.debug("reply was prefetched", response_id=self.response.id)
         else:
             self._drop_prefetch()
-            source = llm_events(self._llm, request)
+            source = _timed(llm_events(self._llm, request))
         async for event in source:
             if isinstance(event, TextDelta):
                 message = self._message or self._start_message()
@@ -177,7 +178,10 @@ class ResponseRun:
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
         clause_audio = bytearray()
+        asked = time.monotonic()
         async for pcm in self._tts.stream(clause, urgent=first):
+            if first and not clause_audio:
+                observe.timing("tts_first_audio", time.monotonic() - asked)
             wire = encoder.encode(pcm)
             for start in range(0, len(wire), chunk_bytes):
                 piece = wire[start : start + chunk_bytes]
@@ -247,6 +251,17 @@ class ResponseRun:
             self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
             if self._conversation is not None:
                 self._emit(ev.ConversationItemDone(item))
+
+
+async def _timed(events: AsyncIterator[LLMEvent]) -> AsyncIterator[LLMEvent]:
+    """``events``, timing the first token (or tool call) from the request."""
+    asked = time.monotonic()
+    timed = False
+    async for event in events:
+        if not timed and isinstance(event, TextDelta | ToolCallDelta):
+            timed = True
+            observe.timing("llm_first_token", time.monotonic() - asked)
+        yield event
 
 
 async def _scripted(text: str) -> AsyncIterator[LLMEvent]:

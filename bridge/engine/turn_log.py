@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from bridge import observe
 from bridge.engine.history import History
 from bridge.engine.items import AudioPart, InputAudioPart, MessageItem, TextPart
 from bridge.engine.responder import ResponseRun
@@ -39,6 +40,7 @@ class TurnLog:
             first_audio = run.audio.first_audio_at if run.audio is not None else None
             if first_audio is not None:
                 latency_ms = round((first_audio - ended_at) * 1000)
+                observe.timing("turn_gap", first_audio - ended_at)
         said = _said(run)
         if heard is None and not said:
             return

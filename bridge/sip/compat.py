@@ -42,6 +42,15 @@ Where that falls short of a phone server on UDP, the bridge works around it here
     dispatch; a body it cannot parse (``m=audio abc ...``) raises there, is logged, and the
     INVITE is never answered: the caller hangs until its own timeout. We parse it first and
     answer 400 Bad Request.
+14. Record-Route (:func:`follow_record_route`). RFC 3261 §12.1.1: a UAS copies the INVITE's
+    Record-Route into its responses that make the dialog (180, 200), and its route set is those
+    URIs *in order*. aiosipua copies none (so an edge proxy such as Kamailio drops out of the
+    dialog: the ACK and BYE miss it) and reverses the route set (the UAC's rule).
+15. Refusals with headers (:func:`refuse_invite`) and OPTIONS (:func:`answer_options`).
+    ``IncomingCall.reject`` sends no ``Retry-After``; aiosipua answers every OPTIONS 200 itself
+    unless ``on_options`` is set, and then builds nothing: we answer 503 while the bridge takes
+    no calls (a dispatcher's OPTIONS probe counts only 200 as up) and aiosipua's own 200
+    otherwise.
 
 (``negotiate_sdp`` answers telephone-event as 101 unless told otherwise; :mod:`bridge.sip.sdp`
 passes the offer's own payload type, a parameter rather than a workaround. aiortp's PCMA decoder
@@ -63,6 +72,7 @@ from aiosipua import (
     SipRequest,
     SipResponse,
     SipUAC,
+    SipUAS,
     UdpSipTransport,
     parse_sdp,
 )
@@ -279,12 +289,53 @@ class Screen:
         return True
 
 
-# --- 7, 8: private parts of aiosipua's calls ---------------------------------------------------
+# --- 7, 8, 14, 15: private parts of aiosipua's calls ---------------------------------------------
 
 
 def refuse_reinvite(incoming: IncomingCall, status: int, reason: str) -> None:
     """Refuse a re-INVITE and keep the dialog (gap 7)."""
     incoming._send_response(status, reason)
+
+
+def refuse_invite(incoming: IncomingCall, status: int, reason: str, retry_after: int) -> None:
+    """Refuse an INVITE with a ``Retry-After`` (gap 15)."""
+    incoming._send_response(status, reason, extra_headers={"Retry-After": str(retry_after)})
+    incoming.dialog.terminate()
+
+
+def answer_options(uas: SipUAS, request: SipRequest, addr: Address) -> None:
+    """aiosipua's own 200 to an OPTIONS, from inside our ``on_options`` (gap 15)."""
+    ours, uas.on_options = uas.on_options, None
+    try:
+        uas._handle_options(request, addr)
+    finally:
+        uas.on_options = ours
+
+
+def follow_record_route(incoming: IncomingCall) -> None:
+    """Echo the INVITE's Record-Route in the responses that make the dialog, and route our
+    in-dialog requests through it in order (gap 14)."""
+    record_route = list(incoming.invite.headers.get("record-route"))
+    if not record_route:
+        return
+    dialog = incoming.dialog
+    dialog.route_set = list(record_route)
+    create = dialog.create_response
+
+    def create_response(
+        request: SipRequest,
+        status_code: int,
+        reason_phrase: str = "",
+        *,
+        contact: str | None = None,
+    ) -> SipResponse:
+        response = create(request, status_code, reason_phrase, contact=contact)
+        if request is incoming.invite and 100 < status_code < 300:
+            for value in record_route:
+                response.headers.append("Record-Route", value)
+        return response
+
+    dialog.create_response = create_response  # type: ignore[method-assign]
 
 
 def rejected_status(outgoing: OutgoingCall) -> int | None:
