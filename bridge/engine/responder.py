@@ -118,7 +118,7 @@ class ResponseRun:
             log.debug("reply was prefetched", response_id=self.response.id)
         else:
             self._drop_prefetch()
-            source = _timed(llm_events(self._llm, request))
+            source = llm_events(self._llm, request)
         async for event in source:
             if isinstance(event, TextDelta):
                 message = self._message or self._start_message()
@@ -251,17 +251,6 @@ class ResponseRun:
             self._emit(ev.ResponseOutputItemDone(self.response.id, index, item))
             if self._conversation is not None:
                 self._emit(ev.ConversationItemDone(item))
-
-
-async def _timed(events: AsyncIterator[LLMEvent]) -> AsyncIterator[LLMEvent]:
-    """``events``, timing the first token (or tool call) from the request."""
-    asked = time.monotonic()
-    timed = False
-    async for event in events:
-        if not timed and isinstance(event, TextDelta | ToolCallDelta):
-            timed = True
-            observe.timing("llm_first_token", time.monotonic() - asked)
-        yield event
 
 
 async def _scripted(text: str) -> AsyncIterator[LLMEvent]:
