@@ -111,3 +111,32 @@ async def test_post_drain_needs_the_key_then_refuses_everything_new(bridge) -> N
         assert refused == 1
         # Draining again changes nothing.
         assert (await client.post("/drain", headers=auth)).status_code == 202
+
+
+async def test_concurrent_websocket_calls_never_exceed_max_calls(bridge) -> None:  # type: ignore[no-untyped-def]
+    runtime = bridge.app.state.runtime
+    runtime.admission.capacity = 3
+    most = 0
+    observed = runtime.admission.admit
+
+    def admit(door: str) -> object:
+        nonlocal most
+        ticket = observed(door)
+        most = max(most, runtime.admission.total)
+        return ticket
+
+    runtime.admission.admit = admit
+    url = carrier_url(bridge.url)
+
+    async def dial() -> int:
+        try:
+            async with websockets.connect(url) as socket:
+                await asyncio.sleep(0.5)  # hold the place (no start: the call waits for one)
+                await socket.close()
+                return 101
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+
+    codes = await asyncio.gather(*(dial() for _ in range(10)))
+    assert sorted(codes) == [101] * 3 + [503] * 7
+    assert most == 3
