@@ -9,16 +9,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.config import Settings
+from bridge.doors.admission import RETRY_AFTER_S
 from bridge.doors.audiosocket import start_audiosocket_server
 from bridge.doors.carriers import call_routes
 from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
 from bridge.logging import get_logger
+from bridge.metrics import CONTENT_TYPE
 from bridge.pipeline.engines import Engines, load_engines_async
+from bridge.realtime.auth import credential_from
 from bridge.runtime import Runtime, runtime_of
 from bridge.sip.server import SipServer
 
@@ -30,12 +33,38 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """200 only while the bridge takes calls; 503 ``loading``, ``failed``, ``full`` or
+    ``draining`` otherwise (a load balancer sends new calls elsewhere)."""
     runtime = runtime_of(request)
-    if runtime.ready:
+    state = runtime.admission.state
+    if state == "ready":
         return JSONResponse({"status": "ready"})
-    if runtime.load_error:
+    if state == "loading" and runtime.load_error:
         return JSONResponse({"status": "failed", "error": runtime.load_error}, status_code=503)
-    return JSONResponse({"status": "loading"}, status_code=503)
+    body: dict[str, Any] = {"status": state}
+    if state != "loading":
+        body["live"] = runtime.admission.total
+    return JSONResponse(
+        body,
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S[state])},
+    )
+
+
+async def drain(request: Request) -> JSONResponse:
+    """``POST /drain``: stop taking calls and let the live ones finish (see
+    :mod:`bridge.doors.drain`). The process keeps running; SIGTERM ends it."""
+    runtime = runtime_of(request)
+    if runtime.settings.api_keys:
+        grant = runtime.keys.check(credential_from(request.headers, request.query_params, []))
+        if grant is None or grant.secret is not None:
+            return JSONResponse({"error": {"message": "Incorrect or missing API key."}}, 401)
+    runtime.start_draining()
+    return JSONResponse({"status": "draining", "live": runtime.admission.total}, 202)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(runtime_of(request).metrics.render(), media_type=CONTENT_TYPE)
 
 
 async def list_models(request: Request) -> JSONResponse:
@@ -66,6 +95,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start_loading()
         llm_check = asyncio.create_task(runtime.check_llm())
+        loop_probe = asyncio.create_task(runtime.metrics.watch_loop())
         audiosocket = None
         if settings.audiosocket_port is not None:
             audiosocket = await start_audiosocket_server(
@@ -79,9 +109,10 @@ def create_app(
         try:
             yield
         finally:
-            llm_check.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await llm_check
+            for task in (llm_check, loop_probe):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if sip is not None:
                 await sip.stop()
             if audiosocket is not None:
@@ -95,6 +126,8 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/drain", drain, methods=["POST"]),
+            Route("/metrics", metrics),
             Route("/v1/models", list_models),
             *realtime_routes(),
             *call_routes(),

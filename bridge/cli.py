@@ -45,8 +45,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
     )
-    # SIGTERM/SIGINT: stop accepting, finish requests, run the lifespan exit, then exit 0.
-    GracefulServer(config).run()
+    # SIGTERM/SIGINT: drain (no new calls; live ones finish or hear the goodbye), then stop
+    # accepting, finish requests, run the lifespan exit, and exit 0. A second signal: at once.
+    GracefulServer(config, drain=app.state.runtime.start_draining).run()
     return 0
 
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
         extra="ignore",
         validate_default=True,
         frozen=True,  # read once at start; a change is a new Settings (model_copy)
+        populate_by_name=True,  # Settings(max_calls=...) as well as BRIDGE_MAX_CALLS
     )
 
     # Server
@@ -128,7 +129,19 @@ class Settings(BaseSettings):
     voice_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     # Limits
-    max_sessions: int = Field(default=100, ge=1)
+    # Concurrent calls and realtime sessions, from every door together. BRIDGE_MAX_SESSIONS is
+    # the older name, still read.
+    max_calls: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=AliasChoices("BRIDGE_MAX_CALLS", "BRIDGE_MAX_SESSIONS"),
+    )
+    # Draining (SIGTERM or POST /drain): how long live calls may go on before each hears the
+    # goodbye and is hung up.
+    drain_timeout_s: float = Field(default=300.0, ge=0)
+    drain_goodbye: str = (
+        "Sorry, this line has to close now for maintenance. Please call again. Goodbye."
+    )
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
     # Deepest nesting of arrays/objects in a realtime message or a client-secrets / SIP-call
     # request body; deeper text is refused before parsing (it would exhaust the stack).

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
 
@@ -14,8 +15,10 @@ from bridge.config import Settings
 from bridge.dialplan.calls import call_flow, llm_available
 from bridge.dialplan.routing import DialplanRouter
 from bridge.doors.admission import Admission
+from bridge.doors.drain import drain
 from bridge.doors.live import LiveCalls
 from bridge.logging import get_logger
+from bridge.metrics import Metrics
 from bridge.pipeline.engines import Engines, create_llm, load_engines_async
 from bridge.realtime.auth import KeyStore
 
@@ -37,7 +40,9 @@ class Runtime:
         self.settings = settings
         self.engines = engines
         self.keys = KeyStore(settings.api_keys)
-        self.admission = Admission(settings.max_sessions, lambda: self.engines)
+        self.admission = Admission(settings.max_calls, lambda: self.engines)
+        self.metrics = Metrics(self.admission, self._models)
+        self.admission.observers.append(self.metrics)
         self.audiosocket_port: int | None = None  # bound port, once listening
         self.sip: SipServer | None = None  # the SIP user agent, when BRIDGE_SIP_PORT is set
         self.calls = LiveCalls()
@@ -46,6 +51,8 @@ class Runtime:
         self._load_engines = loader
         self.load_error: str | None = None
         self._loader: asyncio.Task[None] | None = None
+        self._drain: asyncio.Task[None] | None = None
+        self.cut_by_drain: weakref.WeakSet[Any] = weakref.WeakSet()  # calls drain hung up
 
     @property
     def sessions(self) -> int:
@@ -55,6 +62,30 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return self.engines is not None
+
+    def _models(self) -> dict[str, str] | None:
+        """The loaded models and their devices (the ``bridge_model_info`` labels)."""
+        if self.engines is None:
+            return None
+        settings = self.settings
+        return {
+            "stt_model": settings.stt_model,
+            "stt_device": str(getattr(self.engines.stt, "device", "unknown")),
+            "tts_backend": settings.tts_backend,
+            "llm_model": "canned" if settings.llm_backend == "canned" else settings.llm_model,
+        }
+
+    @property
+    def draining(self) -> bool:
+        """Set once draining starts (SIGTERM or POST /drain): no new calls from then on."""
+        return self.admission.draining
+
+    def start_draining(self) -> asyncio.Task[None]:
+        """Start draining (once); the task ends when every call and session has ended."""
+        if self._drain is None:
+            self.admission.draining = True  # at once, before the task first runs
+            self._drain = asyncio.create_task(drain(self))
+        return self._drain
 
     def start_loading(self) -> None:
         if self.engines is None and self._loader is None:
@@ -109,6 +140,8 @@ class Runtime:
             )
 
     async def close(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.cancel()
         if self._loader is not None:
             self._loader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,11 +1,21 @@
-"""The uvicorn server ``bridge serve`` runs."""
+"""The uvicorn server ``bridge serve`` runs, with the bridge's own SIGTERM handling.
+
+uvicorn, told to stop, closes every WebSocket at once: every call would drop. So the first
+SIGTERM or SIGINT does not reach uvicorn: the bridge drains first (no new calls, readiness
+fails, live calls go on until they end or ``BRIDGE_DRAIN_TIMEOUT_S`` passes; see
+:mod:`bridge.doors.drain`), then tells uvicorn to exit, and the process ends with status 0. A
+second signal stops at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -15,11 +25,26 @@ log = get_logger("bridge")
 
 
 class GracefulServer(uvicorn.Server):
-    """uvicorn, except that a shutdown asked for with SIGTERM or Ctrl-C ends with status 0.
+    """uvicorn, except that SIGTERM or Ctrl-C drains first and a stop that was asked for ends
+    with status 0.
 
     uvicorn re-raises the signal once it has shut down, so the process dies of it; under
     ``make run`` that reads ``make: *** [Makefile: run] Terminated`` after a clean stop. A
     stop that was asked for and went well is a success."""
+
+    def __init__(
+        self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """``drain``: what to finish before uvicorn shuts down (the runtime's drain)."""
+        super().__init__(config)
+        self._drain = drain
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._signalled = False
+        self._draining: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -27,7 +52,7 @@ class GracefulServer(uvicorn.Server):
             yield
             return
         handled = (signal.SIGINT, signal.SIGTERM)
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        originals = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
             yield
         finally:
@@ -35,3 +60,27 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
         if self.should_exit:
             log.info("stopped")
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        name = signal.Signals(sig).name
+        if self._signalled or self._drain is None or self._loop is None:
+            if self._signalled:
+                log.warning(f"{name} again: stopping now, without waiting for calls")
+                self.force_exit = True
+            self.should_exit = True
+            return
+        self._signalled = True
+        log.info(f"{name}: draining before stopping (send it again to stop at once)")
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._draining = asyncio.create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        assert self._drain is not None
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("draining failed")
+        finally:
+            self.should_exit = True

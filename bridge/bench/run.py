@@ -33,7 +33,7 @@ from bridge.config import Settings
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import free_port, serve_app
 
-DEFAULT_MAX_SESSIONS = Settings.model_fields["max_sessions"].default
+DEFAULT_MAX_SESSIONS = Settings.model_fields["max_calls"].default
 QUESTIONS = (
     "What time do you open tomorrow morning?",
     "Can I change the delivery address for my order?",
@@ -238,10 +238,12 @@ async def run_bench(
         pid = None
         if url is None:
             env = dict(env or {})
-            # The bridge refuses calls beyond BRIDGE_MAX_SESSIONS (100 by default): never the
+            # The bridge refuses calls beyond BRIDGE_MAX_CALLS (100 by default): never the
             # bench's own.
-            cap = max(calls, int(env.get("BRIDGE_MAX_SESSIONS", DEFAULT_MAX_SESSIONS)))
-            env["BRIDGE_MAX_SESSIONS"] = str(cap)
+            asked = env.pop("BRIDGE_MAX_SESSIONS", None)  # the older name
+            asked = env.get("BRIDGE_MAX_CALLS", asked)
+            cap = max(calls, int(asked or DEFAULT_MAX_SESSIONS))
+            env["BRIDGE_MAX_CALLS"] = str(cap)
             if media_only_s:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 env["BRIDGE_DEFAULT_DIALPLAN"] = str(hold_music_dialplan(folder, media_only_s))

@@ -244,7 +244,7 @@ class SimulatedCaller:
 
     async def _sleep_ticks(self, seconds: float) -> None:
         deadline = self._clock() + seconds
-        while self._clock() < deadline:
+        while self._clock() < deadline and not self.state.hung_up:  # else _ticks never waits
             await self._ticks(1)
 
     async def _wait_for_agent_audio(

@@ -32,6 +32,7 @@ from bridge.carriers.vonage import VonageCodec
 from bridge.config import Settings
 from bridge.doors.admission import Refused, Ticket
 from bridge.logging import get_logger
+from bridge.observe import observing
 from bridge.runtime import Runtime, runtime_of
 
 log = get_logger("bridge.calls")
@@ -90,6 +91,15 @@ async def twilio_voice(request: Request) -> Response:
     return Response(connect_stream_twiml(stream_url, forwarded), media_type="application/xml")
 
 
+async def _deny(websocket: WebSocket, refused: Refused) -> None:
+    """Refuse the upgrade itself (503 + Retry-After), so the carrier or a load balancer in
+    front sees an HTTP status, not a call that opens and closes."""
+    log.warning("refused a carrier connection", reason=refused.reason)
+    await websocket.send_denial_response(
+        PlainTextResponse(refused.message, status_code=503, headers=refused.headers)
+    )
+
+
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     log.warning("refused a carrier connection", reason=reason)
     await websocket.close(code=code, reason=reason)
@@ -124,22 +134,22 @@ def rest_control(
 async def run_call(
     runtime: Runtime, call: Call, ticket: Ticket, started: CallStarted | None = None
 ) -> None:
-    """Serve an admitted call, registered as live for its lifetime."""
-    with ticket:
+    """Serve an admitted call, registered as live for its lifetime (and observed by the
+    bridge's metrics)."""
+    with ticket, observing(runtime.metrics):
         await runtime.calls.add(call)
         try:
             await call.run(started)
         finally:
             await runtime.calls.discard(call)
+            if call in runtime.cut_by_drain:
+                ticket.outcome = "drained"
 
 
 async def serve_call(
-    websocket: WebSocket, route: CarrierRoute, first: list[Frame], ticket: Ticket | Refused
+    websocket: WebSocket, route: CarrierRoute, first: list[Frame], ticket: Ticket
 ) -> None:
     runtime = runtime_of(websocket)
-    if isinstance(ticket, Refused):
-        await websocket.close(code=1013, reason="too many calls")
-        return
     call = Call(
         route.codec(),
         WebSocketTransport(websocket, first),
@@ -172,10 +182,8 @@ def carrier_endpoint(route: CarrierRoute) -> Callable[[WebSocket], object]:
             )
             return
         ticket = runtime_of(websocket).admission.admit("carrier")
-        if isinstance(ticket, Refused) and ticket.reason == "loading":
-            await websocket.send_denial_response(
-                PlainTextResponse("the bridge is still loading its models", status_code=403)
-            )
+        if isinstance(ticket, Refused):
+            await _deny(websocket, ticket)
             return
         offered = websocket.scope.get("subprotocols", [])
         chosen = next((p for p in offered if p in route.subprotocols), None)
@@ -221,10 +229,8 @@ async def shared_media(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols", []))
     known = {p for route in CARRIERS.values() for p in route.subprotocols}
     ticket = runtime_of(websocket).admission.admit("carrier")
-    if isinstance(ticket, Refused) and ticket.reason == "loading":
-        await websocket.send_denial_response(
-            PlainTextResponse("the bridge is still loading its models", status_code=503)
-        )
+    if isinstance(ticket, Refused):
+        await _deny(websocket, ticket)
         return
     try:
         await websocket.accept(subprotocol=next((p for p in offered if p in known), None))

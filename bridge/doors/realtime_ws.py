@@ -25,6 +25,7 @@ from bridge.engine.config import InputTranscription, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
+from bridge.observe import observing
 from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, Grant, credential_from
 from bridge.realtime.dialect import Dialect, detect_dialect
 from bridge.realtime.server import ServerConnection
@@ -66,12 +67,14 @@ async def realtime_websocket(websocket: WebSocket) -> None:
         return
     ticket = runtime.admission.admit("realtime")
     if isinstance(ticket, Refused):
-        code = "not_ready" if ticket.reason == "loading" else "session_limit"
-        await websocket.send_denial_response(
-            _error(ticket.http_status, ticket.message, code, errors.SERVER_ERROR)
+        code = {"loading": "not_ready", "full": "session_limit", "draining": "draining"}
+        denial = _error(
+            ticket.http_status, ticket.message, code[ticket.reason], errors.SERVER_ERROR
         )
+        denial.headers.update(ticket.headers)
+        await websocket.send_denial_response(denial)
         return
-    with ticket:
+    with ticket, observing(runtime.metrics):
         await _serve(websocket, runtime, offered, grant, ticket)
 
 

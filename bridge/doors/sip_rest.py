@@ -25,6 +25,8 @@ async def place_call(request: Request) -> Response:
         return _error(503, "SIP is off: set BRIDGE_SIP_PORT.")
     if not runtime.ready:
         return _error(503, "The bridge is still loading its models.")
+    if runtime.draining:
+        return _error(503, "The bridge is draining: it places no new calls.")
     try:
         body = loads(await request.body(), max_depth=runtime.settings.max_json_depth)
     except ValueError:  # not UTF-8, not JSON, or nested too deep to parse safely

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bridge import observe
 from bridge.engine.items import MessageItem
 from bridge.engine.spoken import SpokenText
 
@@ -75,4 +76,7 @@ def stop_playout(listener: Listener, audio: AssistantAudio | None) -> int | None
     if audio is None or heard is None:
         return None
     audio.interrupted = True
-    return int(heard) if heard < audio.sent_ms - 1 else None
+    if heard >= audio.sent_ms - 1:
+        return None
+    observe.count("barge_in")  # the caller cut the reply short
+    return int(heard)

@@ -6,15 +6,17 @@ Two equal requests get the same reply, which is what lets a prefetched reply
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import observe
 from bridge.engine.config import FunctionChoice, FunctionTool, SessionConfig, ToolChoice
 from bridge.engine.history import to_chat_messages
 from bridge.engine.items import Item
 from bridge.engine.response import Response, ResponseParams
-from bridge.pipeline.llm import ChatLLM, LLMEvent
+from bridge.pipeline.llm import ChatLLM, LLMEvent, TextDelta, ToolCallDelta
 
 
 @dataclass
@@ -54,9 +56,12 @@ def build_request(
     )
 
 
-def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
-    """The LLM's stream for ``request``."""
-    return llm.stream(
+async def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    """The LLM's stream for ``request``, its first token (or tool call) timed from the
+    request (prefetched replies included: the time is the model's, whoever waits for it)."""
+    asked = time.monotonic()
+    timed = False
+    stream = llm.stream(
         request.messages,
         tools=request.tools or None,
         tool_choice=request.tool_choice,
@@ -64,6 +69,16 @@ def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         max_tokens=request.max_tokens,
         model=request.model,
     )
+    try:
+        async for event in stream:
+            if not timed and isinstance(event, TextDelta | ToolCallDelta):
+                timed = True
+                observe.timing("llm_first_token", time.monotonic() - asked)
+            yield event
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:  # a reply cut short closes the LLM's stream at once
+            await close()
 
 
 def chat_tools(tools: Sequence[FunctionTool]) -> list[dict[str, Any]]:

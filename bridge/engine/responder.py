@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from bridge import observe
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.engine import events as ev
 from bridge.engine.history import History
@@ -177,7 +178,10 @@ class ResponseRun:
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
         clause_audio = bytearray()
+        asked = time.monotonic()
         async for pcm in self._tts.stream(clause, urgent=first):
+            if first and not clause_audio:
+                observe.timing("tts_first_audio", time.monotonic() - asked)
             wire = encoder.encode(pcm)
             for start in range(0, len(wire), chunk_bytes):
                 piece = wire[start : start + chunk_bytes]

@@ -11,7 +11,6 @@ refused command raises :class:`CommandError` before any state changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -108,9 +107,7 @@ class LocalConversation:
         tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def responding(self) -> bool:
@@ -199,8 +196,9 @@ class LocalConversation:
                     self._early_for_item[item_id] = early[1]  # the same audio: use its result
                 elif early is not None:
                     early[1].cancel()
-                self._commit(self._input.take(speech.end_ms), item_id, respond=respond)
-                self._turn_log.turn_ended(item_id, self._input.stream_ms, speech.end_ms)
+                turn = self._input.take(speech.end_ms)
+                self._commit(turn, item_id, respond=respond)
+                self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
         self._transcribe_early()
 
     def _transcribe_early(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from bridge import observe
 from bridge.engine import events as ev
 from bridge.engine.items import InputAudioPart, MessageItem
 from bridge.logging import get_logger
@@ -44,6 +45,8 @@ async def transcribe_item(
         finally:
             early = None  # one early job covers the first audio part only
         part.transcript = result.text
+        observe.timing("stt", result.elapsed_s)
+        observe.timing("transcription_wait", result.queued_s)
         if report:
             if result.text:
                 emit(ev.InputAudioTranscriptionDelta(item.id, index, result.text))

@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from bridge import observe
+from bridge.audio.level import is_speech
 from bridge.engine.history import History
+from bridge.engine.input_audio import TRAILING_PAD_MS, InputAudio
 from bridge.engine.items import AudioPart, InputAudioPart, MessageItem, TextPart
 from bridge.engine.responder import ResponseRun
 from bridge.logging import get_logger
@@ -24,9 +27,13 @@ class TurnLog:
         self._clock = clock
         self._turn: tuple[str, float] | None = None  # the caller's last turn: item id, end
 
-    def turn_ended(self, item_id: str, stream_ms: float, end_ms: float) -> None:
-        """The VAD ended a turn at ``end_ms`` of the stream; ``stream_ms`` has arrived so far."""
-        self._turn = (item_id, self._clock() - max(0.0, stream_ms - end_ms) / 1000)
+    def turn_ended(self, item_id: str, audio: InputAudio, end_ms: float, pcm: bytes) -> None:
+        """The VAD ended a turn at ``end_ms`` of the stream; ``pcm`` is the turn's audio (to a
+        little past ``end_ms``). The turn is dated by its last audible 20 ms, as a caller
+        hears it: the VAD's end (a lower, hysteresis threshold) runs some tens of ms later."""
+        pcm_end_ms = min(audio.stream_ms, end_ms + TRAILING_PAD_MS)  # what take() cut
+        heard_end_ms = min(end_ms, last_audible_ms(pcm, audio.rate, pcm_end_ms))
+        self._turn = (item_id, self._clock() - max(0.0, audio.stream_ms - heard_end_ms) / 1000)
 
     def answered(self, run: ResponseRun, history: History) -> None:
         """Log a finished response (with the turn it answered, if one is waiting)."""
@@ -39,6 +46,7 @@ class TurnLog:
             first_audio = run.audio.first_audio_at if run.audio is not None else None
             if first_audio is not None:
                 latency_ms = round((first_audio - ended_at) * 1000)
+                observe.timing("turn_gap", first_audio - ended_at)
         said = _said(run)
         if heard is None and not said:
             return
@@ -48,6 +56,18 @@ class TurnLog:
         else:
             fields |= {"heard_chars": len(heard or ""), "said_chars": len(said)}
         log.info("turn", **fields)
+
+
+def last_audible_ms(pcm: bytes, rate: int, pcm_end_ms: float, frame_ms: int = 20) -> float:
+    """Stream time where the last audible ``frame_ms`` of ``pcm`` (16-bit, ending at stream
+    time ``pcm_end_ms``) ends; ``pcm_end_ms`` when none is audible."""
+    frame = rate * 2 * frame_ms // 1000
+    end = len(pcm) - len(pcm) % 2
+    while end >= frame:
+        if is_speech(pcm[end - frame : end]):
+            return pcm_end_ms - (len(pcm) - end) / (rate * 2) * 1000
+        end -= frame
+    return pcm_end_ms
 
 
 def _transcript(history: History, item_id: str) -> str | None:

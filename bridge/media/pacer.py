@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from bridge import observe
+
 
 @dataclass(frozen=True)
 class AudioFrame:
@@ -42,6 +44,7 @@ class Pacer:
         self.burst_s = burst_ms / 1000
         self._queue: deque[Outgoing] = deque()
         self.play_clock = 0.0  # when all sent audio will have finished playing
+        self._waiting_since: float | None = None  # frames queued, seen waiting, since then
 
     @property
     def pending(self) -> bool:
@@ -53,7 +56,10 @@ class Pacer:
     def next_deadline(self, now: float) -> float | None:
         """When the next frame may go out (``now`` or later), or None when nothing waits."""
         if not self._queue:
+            self._waiting_since = None
             return None
+        if self._waiting_since is None:
+            self._waiting_since = now
         if isinstance(self._queue[0], MarkRequest):
             return now
         room = max(self.frame_ms / 1000, self.burst_s)  # a frame, or a burst of them
@@ -65,7 +71,11 @@ class Pacer:
         while self._queue:
             head = self._queue[0]
             if isinstance(head, AudioFrame):
-                # A gap in the audio (the carrier ran dry) restarts the clock from now.
+                # A gap in the audio (the carrier ran dry) restarts the clock from now. Dry
+                # while this frame was already waiting: it is late (a stalled event loop).
+                waiting = self._waiting_since
+                if waiting is not None and waiting <= self.play_clock < now - self.frame_ms / 1000:
+                    observe.count("late_frame")
                 after = max(self.play_clock, now) + self.frame_ms / 1000
                 if after - now > self.lead_s + 1e-9:
                     break  # sending it would put more than lead_s at the carrier
@@ -77,6 +87,7 @@ class Pacer:
         """Drop what has not been sent; the carrier is told to drop what it holds."""
         dropped = list(self._queue)
         self._queue.clear()
+        self._waiting_since = None
         self.play_clock = now
         return dropped
 

@@ -5,6 +5,7 @@ service)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import time
 import wave
@@ -33,6 +34,7 @@ class Transcript:
     language: str
     audio_s: float
     elapsed_s: float
+    queued_s: float = 0.0  # waiting for a free STT worker
 
 
 class Transcriber(Protocol):
@@ -175,10 +177,14 @@ class SpeechToText:
         """Transcribe 16 kHz 16-bit mono PCM on the STT thread pool."""
         audio = np.frombuffer(pcm16k, dtype="<i2").astype(np.float32) / 32768.0
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor,
-            lambda: self.transcribe_sync(audio, language=language, prompt=prompt),
-        )
+        submitted = time.perf_counter()
+
+        def work() -> Transcript:
+            queued_s = time.perf_counter() - submitted
+            result = self.transcribe_sync(audio, language=language, prompt=prompt)
+            return dataclasses.replace(result, queued_s=queued_s)
+
+        return await loop.run_in_executor(self._executor, work)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

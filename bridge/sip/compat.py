@@ -42,11 +42,15 @@ Where that falls short of a phone server on UDP, the bridge works around it here
     dispatch; a body it cannot parse (``m=audio abc ...``) raises there, is logged, and the
     INVITE is never answered: the caller hangs until its own timeout. We parse it first and
     answer 400 Bad Request.
-14. Record-Route (:class:`UdpTransport`, :class:`Screen`). A UAS must copy an INVITE's
-    Record-Route headers into the responses that set up the dialog (RFC 3261 §12.1.1);
-    aiosipua leaves them out, so behind a proxy (Kamailio's dispatcher) the caller sent its
-    ACK and BYE straight to the bridge, past the proxy. The Screen notes each INVITE's
-    Record-Route and the transport adds it to our 1xx/2xx responses to that INVITE.
+14. Record-Route (:func:`follow_record_route`). RFC 3261 §12.1.1: a UAS copies the INVITE's
+    Record-Route into its responses that make the dialog (180, 200), and its route set is those
+    URIs *in order*. aiosipua copies none (so an edge proxy such as Kamailio drops out of the
+    dialog: the ACK and BYE miss it) and reverses the route set (the UAC's rule).
+15. Refusals with headers (:func:`refuse_invite`) and OPTIONS (:func:`answer_options`).
+    ``IncomingCall.reject`` sends no ``Retry-After``; aiosipua answers every OPTIONS 200 itself
+    unless ``on_options`` is set, and then builds nothing: we answer 503 while the bridge takes
+    no calls (a dispatcher's OPTIONS probe counts only 200 as up) and aiosipua's own 200
+    otherwise.
 
 (``negotiate_sdp`` answers telephone-event as 101 unless told otherwise; :mod:`bridge.sip.sdp`
 passes the offer's own payload type, a parameter rather than a workaround. aiortp's PCMA decoder
@@ -59,7 +63,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiosipua import (
     DialogState,
@@ -69,6 +73,7 @@ from aiosipua import (
     SipRequest,
     SipResponse,
     SipUAC,
+    SipUAS,
     UdpSipTransport,
     parse_sdp,
 )
@@ -86,29 +91,7 @@ Key = tuple[str, int, str]  # Call-ID, CSeq number, method
 
 @dataclass
 class UdpTransport(UdpSipTransport):
-    """aiosipua's UDP transport with our own protocol (gap 1), which copies an INVITE's
-    Record-Route into our responses to it (gap 14)."""
-
-    # (Call-ID, CSeq number) of an INVITE -> its Record-Route values, until answered.
-    record_routes: dict[tuple[str, int], list[str]] = field(
-        default_factory=dict, init=False, repr=False
-    )
-
-    def send_reply(self, response: SipResponse) -> None:
-        cseq = response.cseq
-        if cseq is not None and cseq.method.upper() == "INVITE":
-            key = (response.call_id or "", cseq.seq)
-            routes = self.record_routes.get(key)
-            if (
-                routes
-                and 100 < response.status_code < 300
-                and not response.headers.get("record-route")
-            ):
-                for route in routes:
-                    response.headers.append("Record-Route", route)
-            if response.status_code >= 200:
-                self.record_routes.pop(key, None)  # a repeated 200 keeps what it has
-        super().send_reply(response)
+    """aiosipua's UDP transport with our own protocol (gap 1)."""
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -270,8 +253,6 @@ class Screen:
                 self._response(message)
             elif self._repeated_invite(message) or self._bad_sdp(message):
                 return
-            else:
-                self._note_record_route(message)
             dispatch(message, addr)
 
         self._transport.on_message = on_message
@@ -285,20 +266,6 @@ class Screen:
         answered = outgoing.invite.cseq if outgoing is not None else None
         if outgoing is not None and answered is not None and answered.seq == cseq.seq:
             self._transport.send(ack_for_error(outgoing.invite, response), outgoing.remote_addr)
-
-    def _note_record_route(self, request: SipRequest) -> None:
-        """Gap 14: remember a new INVITE's Record-Route for the responses to it."""
-        if request.method.upper() != "INVITE":
-            return
-        try:
-            cseq = request.cseq  # parsed on first use: a garbled CSeq raises here
-        except ValueError:
-            return  # aiosipua answers (or drops) it; there is no dialog to route
-        if cseq is None:
-            return
-        routes = list(request.headers.get("record-route"))
-        if routes and len(self._transport.record_routes) < 10_000:  # bounded: answers pop
-            self._transport.record_routes[(request.call_id or "", cseq.seq)] = routes
 
     def _bad_sdp(self, request: SipRequest) -> bool:
         """Gap 13: an SDP body aiosipua would fail on gets 400 here."""
@@ -324,12 +291,53 @@ class Screen:
         return True
 
 
-# --- 7, 8: private parts of aiosipua's calls ---------------------------------------------------
+# --- 7, 8, 14, 15: private parts of aiosipua's calls ---------------------------------------------
 
 
 def refuse_reinvite(incoming: IncomingCall, status: int, reason: str) -> None:
     """Refuse a re-INVITE and keep the dialog (gap 7)."""
     incoming._send_response(status, reason)
+
+
+def refuse_invite(incoming: IncomingCall, status: int, reason: str, retry_after: int) -> None:
+    """Refuse an INVITE with a ``Retry-After`` (gap 15)."""
+    incoming._send_response(status, reason, extra_headers={"Retry-After": str(retry_after)})
+    incoming.dialog.terminate()
+
+
+def answer_options(uas: SipUAS, request: SipRequest, addr: Address) -> None:
+    """aiosipua's own 200 to an OPTIONS, from inside our ``on_options`` (gap 15)."""
+    ours, uas.on_options = uas.on_options, None
+    try:
+        uas._handle_options(request, addr)
+    finally:
+        uas.on_options = ours
+
+
+def follow_record_route(incoming: IncomingCall) -> None:
+    """Echo the INVITE's Record-Route in the responses that make the dialog, and route our
+    in-dialog requests through it in order (gap 14)."""
+    record_route = list(incoming.invite.headers.get("record-route"))
+    if not record_route:
+        return
+    dialog = incoming.dialog
+    dialog.route_set = list(record_route)
+    create = dialog.create_response
+
+    def create_response(
+        request: SipRequest,
+        status_code: int,
+        reason_phrase: str = "",
+        *,
+        contact: str | None = None,
+    ) -> SipResponse:
+        response = create(request, status_code, reason_phrase, contact=contact)
+        if request is incoming.invite and 100 < status_code < 300:
+            for value in record_route:
+                response.headers.append("Record-Route", value)
+        return response
+
+    dialog.create_response = create_response  # type: ignore[method-assign]
 
 
 def rejected_status(outgoing: OutgoingCall) -> int | None:

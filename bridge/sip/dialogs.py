@@ -105,12 +105,17 @@ class Dialogs:
         loop = asyncio.get_running_loop()
         frame_s = media.frame_ms / 1000
         next_at = loop.time()
+        ours = -1.0  # when our last silence went out
         while True:
             next_at += frame_s
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            if loop.time() - leg.rtp.last_sent > frame_s * 1.5:
+            # Quiet: nothing but our own silence went out since (a packet every frame, not
+            # every other one). The agent's audio: stand aside until a frame and a half passes.
+            last = leg.rtp.last_sent
+            if last <= ours or loop.time() - last > frame_s * 1.5:
                 for packet in leg.codec.media(media.silence):
                     await leg.rtp.send(packet)
+                ours = leg.rtp.last_sent
 
     async def finish(self, leg: Leg) -> None:
         self.legs.pop(leg.call_id, None)

@@ -59,6 +59,7 @@ class Inbound:
             incoming.reject(status, reason)
 
     def on_invite(self, incoming: IncomingCall) -> None:
+        compat.follow_record_route(incoming)
         self.answering[incoming.call_id] = incoming
         self.dialogs.spawn(self._answer(incoming))
 
@@ -78,7 +79,9 @@ class Inbound:
                 return
             ticket = runtime.admission.admit("sip")
             if isinstance(ticket, Refused):
-                self._reject(incoming, 503, "Service Unavailable")
+                log.info("refused a call", reason=ticket.reason)
+                if incoming.call_id not in self.cancelled:
+                    compat.refuse_invite(incoming, 503, "Service Unavailable", ticket.retry_after)
                 return
             with ticket:
                 await self._answer_admitted(incoming, ticket)

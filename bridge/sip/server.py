@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from aiosipua import Registration, SipUAC, SipUAS
+from aiosipua import Registration, SipRequest, SipUAC, SipUAS
 
 from bridge.config import SipSettings
-from bridge.doors.admission import Refused
+from bridge.doors.admission import RETRY_AFTER_S, Refused
 from bridge.logging import get_logger
 from bridge.runtime import Runtime
 from bridge.sip import compat
@@ -77,6 +77,7 @@ class SipServer:
         uas.on_cancel = self.inbound.on_cancel
         uas.on_ack_timeout = self.inbound.on_ack_timeout
         uas.on_transfer_progress = self.dialogs.transfer_progress
+        uas.on_options = self._options
         await uas.start()
         self.port = self._transport.advertise(self.public_host)
         Screen(
@@ -89,6 +90,18 @@ class SipServer:
         log.info("SIP listening", host=self.host, port=self.port)
         if self.settings.register:
             self.outbound.register()
+
+    def _options(self, request: SipRequest, addr: tuple[str, int]) -> None:
+        """200 only while the bridge takes calls: an edge's OPTIONS probe (Kamailio's
+        dispatcher) then sends no calls to a bridge that is loading, full or draining."""
+        state = self.runtime.admission.state
+        if state == "ready":
+            compat.answer_options(self.uas, request, addr)
+            return
+        retry = str(RETRY_AFTER_S[state])
+        self.uas._send_error(
+            request, 503, "Service Unavailable", extra_headers={"Retry-After": retry}
+        )
 
     async def stop(self) -> None:
         await self.dialogs.close()

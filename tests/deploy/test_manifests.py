@@ -74,7 +74,7 @@ def test_bridge_pods_drain_before_they_stop(overlay: str) -> None:
         assert env["BRIDGE_STT_DEVICE"] == "cuda"
         assert env["BRIDGE_STT_COMPUTE_TYPE"] == "float16"
     (hpa,) = by_kind(docs, "HorizontalPodAutoscaler")
-    assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "bridge_active_calls"
+    assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "bridge_live_calls"
     (edge,) = by_kind(docs, "DaemonSet")
     assert edge["spec"]["template"]["spec"]["hostNetwork"] is True
 

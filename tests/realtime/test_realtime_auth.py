@@ -23,7 +23,7 @@ KEY = "sk-bridge-test"
 def bridge_settings() -> Settings:
     return Settings(
         api_keys=[KEY, "sk-other"],
-        max_sessions=2,
+        max_calls=2,
         max_message_bytes=64 * 1024,
         max_audio_buffer_s=1.0,
         max_session_s=2.0,
@@ -117,9 +117,12 @@ async def test_concurrent_sessions_are_limited(bridge: RunningBridge) -> None:
     ):
         await first_event(one)
         await first_event(two)
-        with pytest.raises(websockets.InvalidStatus, match="429"):
+        # Full: 503 with Retry-After (a load balancer tries another bridge).
+        with pytest.raises(websockets.InvalidStatus, match="503") as refused:
             async with websockets.connect(ws_url(bridge), additional_headers=headers):
                 pass
+        assert refused.value.response.headers["Retry-After"] == "5"
+        assert b"session_limit" in refused.value.response.body
     async with websockets.connect(ws_url(bridge), additional_headers=headers) as three:
         assert (await first_event(three))["type"] == "session.created"
 

@@ -9,6 +9,7 @@ import uvloop
 from aiosipua import RegistrationState
 
 from bridge.config import Settings
+from bridge.doors.admission import Admission
 from bridge.sip.server import SipServer
 from bridge.testing.sipp import free_udp_port, run_sipp
 
@@ -22,7 +23,8 @@ class Replies(asyncio.DatagramProtocol):
 
 
 async def options_round_trip() -> bytes:
-    server = SipServer(SimpleNamespace(engines=None), Settings(sip_port=0).sip)
+    runtime = SimpleNamespace(engines=None, admission=Admission(1, lambda: object()))
+    server = SipServer(runtime, Settings(sip_port=0).sip)  # type: ignore[arg-type]
     await server.start()
     loop = asyncio.get_running_loop()
     udp, replies = await loop.create_datagram_endpoint(Replies, local_addr=("127.0.0.1", 0))
@@ -77,7 +79,8 @@ async def test_the_bridge_registers_with_its_trunk_answering_the_digest_challeng
         sip_trunk_username="bridge-user",
         sip_trunk_password="s3cret",
     )
-    server = SipServer(SimpleNamespace(engines=None), settings.sip)
+    runtime = SimpleNamespace(engines=None, admission=Admission(1, lambda: object()))
+    server = SipServer(runtime, settings.sip)  # type: ignore[arg-type]
     await server.start()
     registered = asyncio.Event()
     registration = server.registration
