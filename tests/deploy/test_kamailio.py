@@ -1,8 +1,10 @@
 """Kamailio (Debian's package) with the shipped deploy/kamailio/kamailio.cfg in front of two
 `bridge serve` processes with SIP on: calls are spread over both by call load, in-dialog
-requests follow the Record-Route to the bridge that answered, and a full bridge's 503 makes
-Kamailio fail over to the other. The config is used as shipped; only its environment
-settings (listen socket, destination list) point it at loopback test ports."""
+requests follow the Record-Route to the bridge that answered, a full bridge's 503 makes
+Kamailio fail over to the other, and a drained bridge drops out (its OPTIONS answer 503) while
+its call goes on to the caller's hang-up, after which it exits 0. The config is used as
+shipped; only its environment settings (listen socket, destination list) point it at loopback
+test ports."""
 
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ class Bridge:
     process: subprocess.Popen[bytes]
 
 
-def start_bridge(name: str, rtp_ports: str, max_calls: int, logs: Path) -> Bridge:
+def start_bridge(name: str, rtp_ports: str, max_calls: int, logs: Path, **extra_env: str) -> Bridge:
     http_port, sip_port = free_tcp_port(), free_udp_port()
     env = {
         **os.environ,
@@ -69,6 +71,7 @@ def start_bridge(name: str, rtp_ports: str, max_calls: int, logs: Path) -> Bridg
         # The limit's name is changing; set both so the test holds either way.
         "BRIDGE_MAX_SESSIONS": str(max_calls),
         "BRIDGE_MAX_CALLS": str(max_calls),
+        **extra_env,
     }
     with (logs / f"{name}.log").open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
@@ -120,38 +123,43 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def start_kamailio(bridges: list[Bridge], tmp: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Kamailio with the shipped config, dispatching over ``bridges`` (first listed first)."""
+    destinations = tmp / "dispatcher.list"
+    destinations.write_text(
+        "".join(f"1 sip:{HOST}:{b.sip_port} 0 0 duid={b.name};maxload=50\n" for b in bridges)
+    )
+    port = free_udp_port()
+    log = tmp / "kamailio.log"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin"),
+        "SIP_LISTEN": f"udp:{HOST}:{port}",
+        "DISPATCHER_LIST": str(destinations),
+    }
+    with log.open("wb") as output:
+        kamailio = subprocess.Popen(
+            ["kamailio", "-DD", "-E", "-f", str(CONFIG), "-Y", str(tmp), "-m", "32", "-M", "8"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 10
+    while "Listening on" not in log.read_text(errors="replace") or not _udp_bound(port):
+        assert kamailio.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, "kamailio did not start"
+        time.sleep(0.1)
+    return kamailio, port, log
+
+
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     tmp = tmp_path_factory.mktemp("kamailio")
-    a = start_bridge("bridge-a", "30000-30099", 100, tmp)
-    b = start_bridge("bridge-b", "30100-30199", 1, tmp)
+    a = start_bridge("a", "30000-30099", 100, tmp)
+    b = start_bridge("b", "30100-30199", 1, tmp)
     kamailio: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(wait_ready([a, b]))
-        destinations = tmp / "dispatcher.list"
-        destinations.write_text(
-            f"1 sip:{HOST}:{b.sip_port} 0 0 duid=b;maxload=50\n"
-            f"1 sip:{HOST}:{a.sip_port} 0 0 duid=a;maxload=50\n"
-        )
-        port = free_udp_port()
-        log = tmp / "kamailio.log"
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin"),
-            "SIP_LISTEN": f"udp:{HOST}:{port}",
-            "DISPATCHER_LIST": str(destinations),
-        }
-        with log.open("wb") as output:
-            kamailio = subprocess.Popen(
-                ["kamailio", "-DD", "-E", "-f", str(CONFIG), "-Y", str(tmp), "-m", "32", "-M", "8"],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while "Listening on" not in log.read_text(errors="replace") or not _udp_bound(port):
-            assert kamailio.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "kamailio did not start"
-            time.sleep(0.1)
+        kamailio, port, log = start_kamailio([b, a], tmp)
         yield Edge(port, a, b, log)
     finally:
         for process in (kamailio, a.process, b.process):
@@ -229,3 +237,99 @@ async def test_a_full_bridge_answers_503_and_kamailio_fails_over(edge: Edge) -> 
     assert re.search(r"failover .* after 503", edge.log_text()), edge.log_text()[-3000:]
     occupant = await direct
     assert occupant.ok, occupant.explain()
+
+
+# --- draining one bridge behind Kamailio ---------------------------------------------------
+
+
+async def live_sip_calls(bridge: Bridge) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://{HOST}:{bridge.http_port}/metrics")).text
+    found = re.search(r'^bridge_live_calls\{door="sip"\} (\S+)', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def eventually(check: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check() if callable(check) else check
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, f"not in {timeout_s} s: {what}"
+        await asyncio.sleep(0.2)
+
+
+class RtpCounter(asyncio.DatagramProtocol):
+    """Where sipp's SDP says to send audio: counts the bridge's RTP packets."""
+
+    def __init__(self) -> None:
+        self.packets = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.packets += 1
+
+
+async def test_a_drained_bridge_drops_out_keeps_its_call_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    # Both bridges answer with the agent (no dialplan hangs up on its own), so the long call
+    # ends only when the caller hangs up.
+    a = start_bridge("a", "30200-30299", 100, tmp_path, BRIDGE_DEFAULT_DIALPLAN="agent")
+    b = start_bridge("b", "30300-30399", 100, tmp_path, BRIDGE_DEFAULT_DIALPLAN="agent")
+    kamailio: subprocess.Popen[bytes] | None = None
+    try:
+        await wait_ready([a, b])
+        kamailio, port, log = start_kamailio([a, b], tmp_path)
+        loop = asyncio.get_running_loop()
+        rtp_port = free_udp_port()
+        media, counter = await loop.create_datagram_endpoint(
+            RtpCounter, local_addr=(HOST, rtp_port)
+        )
+        # A long call through Kamailio; find the bridge it landed on.
+        long_call = asyncio.create_task(
+            run_sipp(
+                SCENARIO,
+                f"{HOST}:{port}",
+                variables={"rtp_port": str(rtp_port), "talk_ms": "25000"},
+                timeout_s=60,
+            )
+        )
+
+        async def placed() -> bool:
+            return any([await live_sip_calls(bridge) == 1 for bridge in (a, b)])
+
+        await eventually(placed, 20, "the long call is up on a bridge")
+        drained, other = (a, b) if await live_sip_calls(a) == 1 else (b, a)
+
+        async with httpx.AsyncClient() as client:
+            reply = await client.post(f"http://{HOST}:{drained.http_port}/drain")
+            assert reply.status_code in (200, 202), reply.text
+        heard_at_drain = counter.packets
+        # OPTIONS probing marks the draining bridge down (it answers 503 now).
+        await eventually(
+            lambda: re.search(
+                rf"bridge \S+ sip:{HOST}:{drained.sip_port}\S* down", log.read_text()
+            ),
+            30,
+            "Kamailio marks the draining bridge down",
+        )
+        # New calls all go to the other bridge.
+        answered = await calls_through(
+            Edge(port, other, drained, log), calls=6, concurrent=3, talk_ms=300
+        )
+        assert answered == [other.sip_port] * 6, answered
+        # The call on the draining bridge still hears it (RTP keeps coming)...
+        await eventually(lambda: counter.packets > heard_at_drain + 100, 10, "RTP keeps coming")
+        assert await live_sip_calls(drained) == 1
+        # ...and SIGTERM waits for it: the caller hangs up in its own time, the bridge exits 0.
+        drained.process.terminate()
+        finished = await long_call
+        assert finished.ok, finished.explain()
+        assert await asyncio.to_thread(drained.process.wait, 30) == 0
+        media.close()
+    finally:
+        for process in (kamailio, a.process, b.process):
+            if process is not None:
+                stop(process)
