@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import deque
 from typing import Any
 
@@ -49,6 +50,7 @@ class Dialogs:
         self.legs: dict[str, Leg] = {}
         self.finished: deque[LegSummary] = deque(maxlen=500)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rtp: weakref.WeakSet[RtpTransport] = weakref.WeakSet()  # every socket bound
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -65,9 +67,19 @@ class Dialogs:
 
     async def bind_rtp(self) -> RtpTransport:
         settings = self.settings
-        return await RtpTransport.bind(
-            self.host, settings.rtp_ports, ("0.0.0.0", 0), settings.rtp_timeout_s
+        rtp = await RtpTransport.bind(
+            self.host,
+            settings.rtp_ports,
+            ("0.0.0.0", 0),
+            settings.rtp_timeout_s,
+            settings.hold_timeout_s,
         )
+        self._rtp.add(rtp)
+        return rtp
+
+    def rtp_ports(self) -> list[int]:
+        """The RTP ports bound now (a call's port is released when its call ends)."""
+        return sorted(rtp.port for rtp in self._rtp if not rtp.closed)
 
     # --- serving a call ------------------------------------------------------------------------
 
