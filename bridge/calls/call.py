@@ -139,11 +139,8 @@ class Call:
             try:
                 async with asyncio.timeout(START_TIMEOUT_S):
                     started = await self._await_start()
-            except TimeoutError:
-                log.warning("carrier sent no start", carrier=self.codec.name)
-                started = None
-            except OSError as exc:  # the connection was reset before the call started
-                log.info("connection lost before the call started", error=str(exc))
+            except OSError as exc:  # no start in time (a TimeoutError), or a reset connection
+                log.warning("carrier sent no start", carrier=self.codec.name, error=repr(exc))
                 started = None
         if started is None:
             with contextlib.suppress(Exception):
