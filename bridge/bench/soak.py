@@ -57,7 +57,9 @@ class SoakResult:
     failed_calls: int = 0
 
     def summary(self) -> dict[str, Any]:
-        late = [s for s in self.samples if s.at_s >= self.warmup_s]
+        # Growth is measured over the load: from the end of the warm-up to the last sample
+        # taken while the calls were still being redialled.
+        late = [s for s in self.samples[:-1] if s.at_s >= self.warmup_s]
         start = late[0] if late else None
         return {
             "minutes": self.minutes,
@@ -71,6 +73,7 @@ class SoakResult:
             "rss_after_warmup_mb": start.rss_mb if start else None,
             "rss_peak_mb": max(s.rss_mb for s in late) if late else None,
             "rss_growth_mb": round(late[-1].rss_mb - start.rss_mb, 1) if start else None,
+            "rss_after_calls_mb": self.after.rss_mb if self.after else None,
             "idle_tasks": self.idle.tasks if self.idle else None,
             "tasks_after": self.after.tasks if self.after else None,
             "idle_open_fds": self.idle.open_fds if self.idle else None,

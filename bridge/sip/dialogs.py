@@ -153,7 +153,8 @@ class Dialogs:
             assert leg.outgoing is not None
             bye = leg.outgoing.hangup(self.uac)
         if bye is not None:
-            self.retransmitter.track(bye, leg.peer)
+            answered = self.retransmitter.track(bye, leg.peer)
+            answered.add_done_callback(lambda done: _unanswered(done, leg.call_id))
             log.info("hung up", call_id=leg.call_id)
         self.spawn(leg.rtp.close())
 
@@ -177,3 +178,10 @@ class Dialogs:
         for future in leg.transfers.values():
             if not future.done():
                 future.set_result(status)
+
+
+def _unanswered(answered: asyncio.Future[SipResponse], call_id: str) -> None:
+    """Our BYE got no answer within 64 x T1 (a peer that vanished): the call is over anyway;
+    taking the error here keeps asyncio from reporting it as never retrieved."""
+    if not answered.cancelled() and answered.exception() is not None:
+        log.info("BYE not answered", call_id=call_id)
