@@ -79,22 +79,23 @@ class RawPhone:
         async with asyncio.timeout(within_s):
             return (await self.sip_in.received.get()).decode(errors="replace")
 
-    async def invite(self) -> str:
-        """INVITE with a PCMU offer; returns the final response (its status line first)."""
+    async def invite(self, *, cseq: int = 1, direction: str = "sendrecv") -> str:
+        """INVITE (a re-INVITE once answered) with a PCMU offer; returns the final response
+        (its status line first). ``direction="sendonly"`` puts the call on hold."""
         sdp = "\r\n".join(
             [
                 "v=0",
-                "o=phone 1 1 IN IP4 127.0.0.1",
+                f"o=phone 1 {cseq} IN IP4 127.0.0.1",
                 "s=-",
                 "c=IN IP4 127.0.0.1",
                 "t=0 0",
                 f"m=audio {self.rtp_port} RTP/AVP 0",
                 "a=rtpmap:0 PCMU/8000",
-                "a=sendrecv",
+                f"a={direction}",
                 "",
             ]
         )
-        self.send(self._request("INVITE", 1, sdp))
+        self.send(self._request("INVITE", cseq, sdp))
         while True:
             response = await self.reply()
             status = int(response.split(" ", 2)[1])
@@ -108,8 +109,8 @@ class RawPhone:
             self.to_tag, self.media_port = tag.group(1), int(port.group(1))
         return response
 
-    def ack(self) -> None:
-        self.send(self._request("ACK", 1))
+    def ack(self, cseq: int = 1) -> None:
+        self.send(self._request("ACK", cseq))
 
     def bye(self) -> None:
         self.send(self._request("BYE", 2))

@@ -51,7 +51,7 @@ class Bridge:
 @pytest.fixture
 async def bridge() -> AsyncIterator[Bridge]:
     settings = Settings(
-        api_keys=[], host="127.0.0.1", sip_port=0, sip_rtp_timeout_s=1.0,
+        api_keys=[], host="127.0.0.1", sip_port=0, sip_rtp_timeout_s=1.0, sip_hold_timeout_s=2.0,
         sip_rtp_ports="42000-42200", default_dialplan="agent", greeting="",
     )  # fmt: skip
     fakes = Fakes(stt=FakeSTT(), llm=FakeLLM(default=lambda _: "I heard you."))
@@ -158,5 +158,23 @@ async def test_an_invite_abandoned_before_its_ack_releases_everything(
     assert (await phone.invite()).startswith("SIP/2.0 200")  # ... and never ACKed
     await until_true(lambda: bool(bridge.sip.finished), 5, "the unacknowledged call ended")
     assert bridge.sip.finished[-1].ended_by == "no ack"
+    phone.close()
+    await all_released(bridge, idle)
+
+
+async def test_a_held_call_that_never_resumes_ends_after_the_hold_timeout(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge.sip.retransmitter, "_t1", 0.01)  # our BYE gets no answer
+    idle = bridge.status()
+    phone = await answered(bridge)
+    assert (await phone.invite(cseq=2, direction="sendonly")).startswith("SIP/2.0 200")
+    phone.ack(cseq=2)
+    loop = asyncio.get_running_loop()
+    held_at = loop.time()
+    # On hold the RTP timeout (1 s) does not apply; the hold timeout (2 s) does.
+    await until_true(lambda: bool(bridge.sip.finished), 5, "the held call ended")
+    assert loop.time() - held_at >= 1.8
+    assert bridge.sip.finished[-1].ended_by == "media timeout"
     phone.close()
     await all_released(bridge, idle)
