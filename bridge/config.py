@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     sip_ring_ms: int = Field(default=0, ge=0, le=60_000)
     sip_rtp_ports: str = "10000-20000"
     sip_rtp_timeout_s: float = Field(default=30.0, gt=0)
+    sip_hold_timeout_s: float = Field(default=3600.0, gt=0)
     sip_allowed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     sip_trunk_uri: str = ""
     sip_trunk_username: str = ""
@@ -252,6 +253,7 @@ class Settings(BaseSettings):
             ring_ms=self.sip_ring_ms,
             rtp_ports=self.sip_rtp_port_range,
             rtp_timeout_s=self.sip_rtp_timeout_s,
+            hold_timeout_s=self.sip_hold_timeout_s,
             allowed_sources=tuple(self.sip_allowed_sources),
             trunk_uri=self.sip_trunk_uri,
             trunk_username=self.sip_trunk_username,
@@ -309,6 +311,7 @@ class SipSettings:
     ring_ms: int
     rtp_ports: range
     rtp_timeout_s: float
+    hold_timeout_s: float
     allowed_sources: tuple[str, ...]
     trunk_uri: str
     trunk_username: str

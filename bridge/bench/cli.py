@@ -11,6 +11,7 @@ from typing import Any
 
 from bridge.bench.png import histogram_png
 from bridge.bench.run import BenchResult, run_bench
+from bridge.bench.soak import SoakResult, run_soak
 
 TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2000,
            "barge_in_max_ms": 200, "cold_start_s": 10}  # fmt: skip
@@ -36,11 +37,20 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="calls only stream audio for this long (no speech): the media path's cost "
         "(default: off)",
     )  # fmt: skip
+    parser.add_argument(
+        "--soak", type=float, default=0.0, metavar="MINUTES",
+        help="redial --calls conversational and --media-calls media-only calls for this long, "
+        "sampling the bridge's memory, tasks and descriptors (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--media-calls", type=int, default=50,
+        help="media-only calls beside the conversational ones in a soak (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
 
 
-def table(result: BenchResult) -> str:
+def table(result: BenchResult | SoakResult) -> str:
     rows = []
     for key, value in result.summary().items():
         if isinstance(value, dict):
@@ -69,6 +79,12 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run: Any = uvloop.run
     except ImportError:  # uvloop is part of uvicorn[standard] on Linux and macOS only
         run = asyncio.run
+    if args.soak:
+        soak = run(run_soak(minutes=args.soak, calls=args.calls, media_calls=args.media_calls))
+        print(table(soak))
+        if args.json:
+            Path(args.json).write_text(json.dumps(soak.to_json(), indent=2))
+        return 0 if soak.back_to_idle and not soak.late_frames else 1
     result = run(
         run_bench(
             calls=args.calls,

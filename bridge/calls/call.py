@@ -139,10 +139,12 @@ class Call:
             try:
                 async with asyncio.timeout(START_TIMEOUT_S):
                     started = await self._await_start()
-            except TimeoutError:
-                log.warning("carrier sent no start", carrier=self.codec.name)
-                return
+            except OSError as exc:  # no start in time (a TimeoutError), or a reset connection
+                log.warning("carrier sent no start", carrier=self.codec.name, error=repr(exc))
+                started = None
         if started is None:
+            with contextlib.suppress(Exception):
+                await self.transport.close()  # never started: the connection is let go too
             return
         with bind_call(call_id=started.call_id or "unknown", carrier=self.codec.name):
             await self._serve(started)
@@ -178,6 +180,8 @@ class Call:
                 await self._receive_loop(session)
         except TimeoutError:
             log.info("call reached its maximum duration")
+        except OSError as exc:  # reset by the peer: how calls end on the internet, too
+            log.info("connection lost", error=str(exc))
         finally:
             self._ended.set()
             if self._digit_timer is not None:

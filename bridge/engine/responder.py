@@ -95,13 +95,20 @@ class ResponseRun:
             self.response.reason = self.cancel_reason
         except (LLMError, TTSError) as exc:
             log.warning("response failed", response_id=self.response.id, error=str(exc))
-            self.response.status = "failed"
-            self.response.error = ResponseError("server_error", "engine_error", str(exc))
-            self._emit(ev.ErrorEvent(str(exc), code="engine_error", error_type="server_error"))
+            self._failed(str(exc))
+        except Exception as exc:  # an engine crashed (a TTS backend's native code, say)
+            log.error("response failed", response_id=self.response.id, exc_info=True)
+            self._failed(f"{type(exc).__name__}: {exc}")
         finally:
             self._drop_prefetch()
             self._finish_items()
             self._emit(ev.ResponseDone(self.response))
+
+    def _failed(self, message: str) -> None:
+        """The response fails; a call answers that with its fallback message."""
+        self.response.status = "failed"
+        self.response.error = ResponseError("server_error", "engine_error", message)
+        self._emit(ev.ErrorEvent(message, code="engine_error", error_type="server_error"))
 
     def _drop_prefetch(self) -> None:
         if self._prefetch is not None:

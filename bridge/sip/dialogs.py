@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import deque
 from typing import Any
 
@@ -49,6 +50,7 @@ class Dialogs:
         self.legs: dict[str, Leg] = {}
         self.finished: deque[LegSummary] = deque(maxlen=500)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rtp: weakref.WeakSet[RtpTransport] = weakref.WeakSet()  # every socket bound
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -65,9 +67,19 @@ class Dialogs:
 
     async def bind_rtp(self) -> RtpTransport:
         settings = self.settings
-        return await RtpTransport.bind(
-            self.host, settings.rtp_ports, ("0.0.0.0", 0), settings.rtp_timeout_s
+        rtp = await RtpTransport.bind(
+            self.host,
+            settings.rtp_ports,
+            ("0.0.0.0", 0),
+            settings.rtp_timeout_s,
+            settings.hold_timeout_s,
         )
+        self._rtp.add(rtp)
+        return rtp
+
+    def rtp_ports(self) -> list[int]:
+        """The RTP ports bound now (a call's port is released when its call ends)."""
+        return sorted(rtp.port for rtp in self._rtp if not rtp.closed)
 
     # --- serving a call ------------------------------------------------------------------------
 
@@ -146,7 +158,8 @@ class Dialogs:
             assert leg.outgoing is not None
             bye = leg.outgoing.hangup(self.uac)
         if bye is not None:
-            self.retransmitter.track(bye, leg.peer)
+            answered = self.retransmitter.track(bye, leg.peer)
+            answered.add_done_callback(lambda done: _unanswered(done, leg.call_id))
             log.info("hung up", call_id=leg.call_id)
         self.spawn(leg.rtp.close())
 
@@ -170,3 +183,10 @@ class Dialogs:
         for future in leg.transfers.values():
             if not future.done():
                 future.set_result(status)
+
+
+def _unanswered(answered: asyncio.Future[SipResponse], call_id: str) -> None:
+    """Our BYE got no answer within 64 x T1 (a peer that vanished): the call is over anyway;
+    taking the error here keeps asyncio from reporting it as never retrieved."""
+    if not answered.cancelled() and answered.exception() is not None:
+        log.info("BYE not answered", call_id=call_id)

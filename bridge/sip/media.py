@@ -3,8 +3,9 @@
 Binds before the call is answered (the SDP answer names its port), sends to the address the
 SDP gave until the peer's first packet arrives, then latches onto where that packet really came
 from (a peer behind NAT advertises an address it cannot be reached at). Packets from anywhere
-else are dropped after that. When nothing arrives for ``timeout_s`` (and the call is not on
-hold), ``receive`` reports the peer gone so the call ends.
+else are dropped after that. When nothing arrives for ``timeout_s`` (``hold_timeout_s`` while
+the call is on hold, counted from the hold), ``receive`` reports the peer gone so the call
+ends: a held call that never resumes does not keep its port, task and admission forever.
 
 Phones with silence suppression (and sipp's pcap playback) send nothing while the caller is
 quiet; then ``receive`` returns :data:`SILENCE` for every 20 ms left out, so turn detection
@@ -46,10 +47,11 @@ class Datagrams(asyncio.DatagramProtocol):
 
 
 class RtpTransport:
-    def __init__(self, remote: Address, timeout_s: float) -> None:
+    def __init__(self, remote: Address, timeout_s: float, hold_timeout_s: float = 3600.0) -> None:
         self.remote = remote
         self.timeout_s = timeout_s
-        self.on_hold = False
+        self.hold_timeout_s = hold_timeout_s
+        self._on_hold = False
         self._udp: asyncio.DatagramTransport | None = None
         self._latched = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -67,10 +69,11 @@ class RtpTransport:
         ports: range,
         remote: Address,
         timeout_s: float,
+        hold_timeout_s: float = 3600.0,
     ) -> RtpTransport:
         """Bind an even port from ``ports`` (RTP convention; RTCP would take the odd one)."""
         loop = asyncio.get_running_loop()
-        transport = cls(remote, timeout_s)
+        transport = cls(remote, timeout_s, hold_timeout_s)
         candidates = [port for port in ports if port % 2 == 0]
         random.shuffle(candidates)  # concurrent calls rarely race for the same port
         for port in candidates or [0]:
@@ -85,6 +88,22 @@ class RtpTransport:
             transport.port = int(udp.get_extra_info("sockname")[1])
             return transport
         raise OSError(f"no free RTP port in {ports.start}-{ports.stop - 1}")
+
+    @property
+    def on_hold(self) -> bool:
+        return self._on_hold
+
+    @on_hold.setter
+    def on_hold(self, held: bool) -> None:
+        """Hold or resume: the quiet time counts afresh from now, so a call resumed after a
+        long hold is not timed out before the peer's first packet."""
+        if held != self._on_hold:
+            self._on_hold = held
+            self._last_arrival = asyncio.get_running_loop().time()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def redirect(self, remote: Address) -> None:
         """A re-INVITE moved the peer's media: send there and latch afresh."""
@@ -117,8 +136,9 @@ class RtpTransport:
                 return self._queue.get_nowait()
             now = loop.time()
             quiet_since = self._last_arrival
-            if now - quiet_since >= self.timeout_s and not self.on_hold:
-                log.info("RTP timeout: no media from the peer", seconds=self.timeout_s)
+            limit = self.hold_timeout_s if self._on_hold else self.timeout_s
+            if now - quiet_since >= limit:
+                log.info("RTP timeout: no media from the peer", seconds=limit, held=self._on_hold)
                 self.timed_out = True
                 return None
             # Silence is due in 20 ms steps from the start of the gap.

@@ -80,3 +80,32 @@ async def drain(media: RtpTransport) -> bytes | None:
     while (frame := await media.receive()) == SILENCE:
         pass
     return frame
+
+
+async def test_a_held_call_that_never_resumes_ends_after_the_hold_timeout() -> None:
+    media = await RtpTransport.bind(
+        "127.0.0.1", range(40000, 40100), ("127.0.0.1", 9), timeout_s=0.2, hold_timeout_s=0.6
+    )
+    loop = asyncio.get_running_loop()
+    media.on_hold = True
+    start = loop.time()
+    async with asyncio.timeout(5):
+        assert await drain(media) is None  # the port, the call and its place are given back
+    assert media.timed_out
+    assert loop.time() - start >= 0.6
+    await media.close()
+    assert media.closed
+
+
+async def test_resuming_after_a_long_hold_counts_the_quiet_time_afresh() -> None:
+    media = await bound(timeout_s=0.3)
+    media.on_hold = True
+    held = asyncio.create_task(drain(media))
+    done, _ = await asyncio.wait({held}, timeout=0.5)  # longer than the RTP timeout
+    assert not done
+    loop = asyncio.get_running_loop()
+    resumed = loop.time()
+    media.on_hold = False  # resumed: the peer gets a full timeout to send its first packet
+    assert await held is None
+    assert loop.time() - resumed >= 0.3
+    await media.close()
