@@ -15,6 +15,7 @@ from bridge.dialplan.check import DialplanInvalid
 from bridge.dialplan.cli import add_dialplan_arguments
 from bridge.logging import configure_logging, get_logger
 from bridge.sip.cli import add_sip_arguments
+from bridge.tracing import TracingUnavailable
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,6 +32,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)
     except DialplanInvalid as exc:
         print(f"bridge: a dialplan has errors:\n{exc}", file=sys.stderr)
+        return 2
+    except TracingUnavailable as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 

@@ -19,8 +19,10 @@ from bridge.doors.drain import drain
 from bridge.doors.live import LiveCalls
 from bridge.logging import get_logger
 from bridge.metrics import Metrics
+from bridge.observe import Observer, fan_out
 from bridge.pipeline.engines import Engines, create_llm, load_engines_async
 from bridge.realtime.auth import KeyStore
+from bridge.tracing import tracing_from
 
 if TYPE_CHECKING:
     from bridge.sip.server import SipServer
@@ -43,6 +45,8 @@ class Runtime:
         self.admission = Admission(settings.max_calls, lambda: self.engines)
         self.metrics = Metrics(self.admission, self._models)
         self.admission.observers.append(self.metrics)
+        self.tracing = tracing_from(settings.otlp_endpoint)  # raises TracingUnavailable
+        self.observer: Observer | None = fan_out(self.metrics, self.tracing)  # what calls report to
         self.audiosocket_port: int | None = None  # bound port, once listening
         self.sip: SipServer | None = None  # the SIP user agent, when BRIDGE_SIP_PORT is set
         self.calls = LiveCalls()
@@ -148,6 +152,8 @@ class Runtime:
                 await self._loader
         if self.engines is not None:
             await self.engines.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)  # exports the spans still buffered
 
 
 def runtime_of(connection: HTTPConnection) -> Runtime:

@@ -32,7 +32,7 @@ from bridge.carriers.vonage import VonageCodec
 from bridge.config import Settings
 from bridge.doors.admission import Refused, Ticket
 from bridge.logging import get_logger
-from bridge.observe import observing
+from bridge.observe import annotate, observing, span
 from bridge.runtime import Runtime, runtime_of
 
 log = get_logger("bridge.calls")
@@ -134,9 +134,10 @@ def rest_control(
 async def run_call(
     runtime: Runtime, call: Call, ticket: Ticket, started: CallStarted | None = None
 ) -> None:
-    """Serve an admitted call, registered as live for its lifetime (and observed by the
-    bridge's metrics)."""
-    with ticket, observing(runtime.metrics):
+    """Serve an admitted call, registered as live for its lifetime (observed by the bridge's
+    metrics, and traced as one ``call`` span when tracing is on)."""
+    with ticket, observing(runtime.observer), span("call", **{"bridge.door": ticket.door}):
+        call.hooks.on_start.append(lambda started: _annotate(call, started))
         await runtime.calls.add(call)
         try:
             await call.run(started)
@@ -144,6 +145,11 @@ async def run_call(
             await runtime.calls.discard(call)
             if call in runtime.cut_by_drain:
                 ticket.outcome = "drained"
+
+
+def _annotate(call: Call, started: CallStarted) -> None:
+    call_id = started.call_id or "unknown"
+    annotate(**{"bridge.call_id": call_id, "bridge.carrier": call.codec.name})
 
 
 async def serve_call(

@@ -25,7 +25,7 @@ from bridge.engine.config import InputTranscription, SessionConfig
 from bridge.engine.errors import CommandError
 from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
-from bridge.observe import observing
+from bridge.observe import annotate, observing, span
 from bridge.realtime.auth import SUBPROTOCOL_KEY_PREFIX, Grant, credential_from
 from bridge.realtime.dialect import Dialect, detect_dialect
 from bridge.realtime.server import ServerConnection
@@ -74,7 +74,11 @@ async def realtime_websocket(websocket: WebSocket) -> None:
         denial.headers.update(ticket.headers)
         await websocket.send_denial_response(denial)
         return
-    with ticket, observing(runtime.metrics):
+    with (
+        ticket,
+        observing(runtime.observer),
+        span("realtime.session", **{"bridge.door": "realtime"}),
+    ):
         await _serve(websocket, runtime, offered, grant, ticket)
 
 
@@ -102,6 +106,7 @@ async def _serve(
     session = LocalConversation(
         engines=ticket.engines, settings=settings.conversation, emit=connection.send, config=config
     )
+    annotate(**{"bridge.session_id": session.id, "gen_ai.request.model": config.model})
     with bind_call(session_id=session.id):
         log.info("realtime session started", dialect=dialect.value, model=config.model)
         writer = asyncio.create_task(_write(websocket, outgoing))

@@ -16,7 +16,7 @@ from bridge.engine.config import FunctionChoice, FunctionTool, SessionConfig, To
 from bridge.engine.history import to_chat_messages
 from bridge.engine.items import Item
 from bridge.engine.response import Response, ResponseParams
-from bridge.pipeline.llm import ChatLLM, LLMEvent, TextDelta, ToolCallDelta
+from bridge.pipeline.llm import ChatLLM, Completed, LLMEvent, TextDelta, ToolCallDelta
 
 
 @dataclass
@@ -58,8 +58,11 @@ def build_request(
 
 async def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEvent]:
     """The LLM's stream for ``request``, its first token (or tool call) timed from the
-    request (prefetched replies included: the time is the model's, whoever waits for it)."""
+    request (prefetched replies included: the time is the model's, whoever waits for it),
+    traced as one ``llm`` span with the GenAI semantic conventions' attributes."""
     asked = time.monotonic()
+    span = observe.start_span("llm", **_gen_ai(llm, request))
+    error: BaseException | None = None
     timed = False
     stream = llm.stream(
         request.messages,
@@ -74,11 +77,38 @@ async def llm_events(llm: ChatLLM, request: LLMRequest) -> AsyncIterator[LLMEven
             if not timed and isinstance(event, TextDelta | ToolCallDelta):
                 timed = True
                 observe.timing("llm_first_token", time.monotonic() - asked)
+            elif isinstance(event, Completed):
+                span.set(**_gen_ai_usage(event))
             yield event
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
+        span.end(error)
         close = getattr(stream, "aclose", None)
         if close is not None:  # a reply cut short closes the LLM's stream at once
             await close()
+
+
+def _gen_ai(llm: ChatLLM, request: LLMRequest) -> dict[str, observe.Attribute]:
+    attributes: dict[str, observe.Attribute] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": request.model or getattr(llm, "model", "") or "unknown",
+        "gen_ai.request.temperature": request.temperature,
+    }
+    if request.max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = request.max_tokens
+    return attributes
+
+
+def _gen_ai_usage(done: Completed) -> dict[str, observe.Attribute]:
+    attributes: dict[str, observe.Attribute] = {
+        "gen_ai.response.finish_reasons": [done.finish_reason]
+    }
+    if done.usage.input_tokens or done.usage.output_tokens:  # 0 and 0: the server did not say
+        attributes["gen_ai.usage.input_tokens"] = done.usage.input_tokens
+        attributes["gen_ai.usage.output_tokens"] = done.usage.output_tokens
+    return attributes
 
 
 def chat_tools(tools: Sequence[FunctionTool]) -> list[dict[str, Any]]:

@@ -122,6 +122,7 @@ class ResponseRun:
             source = _scripted(request.script)
         elif self._prefetch is not None and self._prefetch.matches(request):
             source = self._prefetch.events()
+            observe.annotate(**{"bridge.prefetched": True})  # its llm span is the call's
             log.debug("reply was prefetched", response_id=self.response.id)
         else:
             self._drop_prefetch()
@@ -186,16 +187,17 @@ class ResponseRun:
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
         clause_audio = bytearray()
         asked = time.monotonic()
-        async for pcm in self._tts.stream(clause, urgent=first):
-            if first and not clause_audio:
-                observe.timing("tts_first_audio", time.monotonic() - asked)
-            wire = encoder.encode(pcm)
-            for start in range(0, len(wire), chunk_bytes):
-                piece = wire[start : start + chunk_bytes]
-                if audio.first_audio_at is None:
-                    audio.first_audio_at = time.monotonic()
-                clause_audio += piece
-                self._emit(ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece))
+        with observe.span("tts", **{"bridge.clause_chars": len(clause), "bridge.first": first}):
+            async for pcm in self._tts.stream(clause, urgent=first):
+                if first and not clause_audio:
+                    observe.timing("tts_first_audio", time.monotonic() - asked)
+                wire = encoder.encode(pcm)
+                for start in range(0, len(wire), chunk_bytes):
+                    piece = wire[start : start + chunk_bytes]
+                    if audio.first_audio_at is None:
+                        audio.first_audio_at = time.monotonic()
+                    clause_audio += piece
+                    self._emit(ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece))
         # The item's audio and its clause timeline grow together, once per clause (not per
         # delta: re-joining the whole reply for every 200 ms piece is quadratic).
         part.audio = (part.audio or b"") + bytes(clause_audio)

@@ -25,13 +25,7 @@ from bridge.engine.errors import CommandError
 from bridge.engine.history import History
 from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
 from bridge.engine.input_audio import InputAudio, vad_params
-from bridge.engine.items import (
-    InputAudioPart,
-    InputTextPart,
-    Item,
-    ItemReference,
-    MessageItem,
-)
+from bridge.engine.items import InputAudioPart, InputTextPart, Item, ItemReference, MessageItem
 from bridge.engine.listener import AssistantAudio, Listener, WallClockListener, stop_playout
 from bridge.engine.llm_request import LLMRequest, build_request
 from bridge.engine.prefetch import Prefetch
@@ -108,6 +102,7 @@ class LocalConversation:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._turn_log.close()
 
     @property
     def responding(self) -> bool:
@@ -234,6 +229,7 @@ class LocalConversation:
         item = MessageItem(role="user", content=[part], id=item_id)
         previous = self.history.insert(item)
         self._emit(ev.InputAudioBufferCommitted(item_id, previous))
+        self._turn_log.committed(item_id)  # the turn's span starts
         self._emit(ev.ConversationItemAdded(item, previous))
         self._emit(ev.ConversationItemDone(item, previous))
         self._queue_transcription(item, respond=respond)
@@ -258,7 +254,8 @@ class LocalConversation:
         while True:
             item, respond = await self._turns.get()
             try:
-                await self._transcribe(item)
+                with self._turn_log.within(item.id):
+                    await self._transcribe(item)
             finally:
                 self._transcribed.pop(item.id).set()
             if respond and self.config.kind == "realtime":
@@ -331,7 +328,8 @@ class LocalConversation:
             prefetch=prefetch,
         )
         self._run = run
-        self._run_task = asyncio.create_task(self._respond(run))
+        with self._turn_log.within():  # the reply's spans are the open turn's
+            self._run_task = asyncio.create_task(self._respond(run))
         if "audio" in response.output_modalities:
             self.voice_locked = True
 

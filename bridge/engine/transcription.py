@@ -35,7 +35,9 @@ async def transcribe_item(
         ):
             continue
         try:
-            result = await early if early is not None else await transcribe(part.audio)
+            with observe.span("stt", **{"bridge.early": early is not None}) as span:
+                result = await early if early is not None else await transcribe(part.audio)
+                span.set(**_stt_attributes(result))
         except Exception as exc:  # any engine failure is reported, never fatal
             log.warning("transcription failed", item_id=item.id, error=str(exc))
             part.transcript = ""
@@ -51,3 +53,13 @@ async def transcribe_item(
             if result.text:
                 emit(ev.InputAudioTranscriptionDelta(item.id, index, result.text))
             emit(ev.InputAudioTranscriptionCompleted(item.id, index, result.text, result.audio_s))
+
+
+def _stt_attributes(result: Transcript) -> dict[str, observe.Attribute]:
+    """What a trace says of a transcription: sizes and times, never the words."""
+    return {
+        "bridge.transcript_chars": len(result.text),
+        "bridge.audio_s": result.audio_s,
+        "bridge.stt_s": result.elapsed_s,
+        "bridge.queued_s": result.queued_s,
+    }

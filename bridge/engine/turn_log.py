@@ -3,12 +3,17 @@
 Latency runs from the end of the caller's speech (dated by the VAD, not by when the silence
 proved the turn over) to the reply's first audio leaving the engine. With
 ``BRIDGE_LOG_TRANSCRIPTS=false`` the words stay out of the log; their lengths are logged.
+
+It also holds the turn's ``turn`` span (:mod:`bridge.observe`): from the end of the caller's
+speech (or a manual commit) to the ``response.done`` of the reply; the session makes it the
+current span for the turn's transcription and reply, so their spans are its children.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from bridge import observe
 from bridge.audio.level import is_speech
@@ -26,6 +31,26 @@ class TurnLog:
         self._transcripts = transcripts
         self._clock = clock
         self._turn: tuple[str, float] | None = None  # the caller's last turn: item id, end
+        self.span: observe.Span | None = None  # the open turn's span, until it is answered
+        self._span_item: str | None = None
+
+    def committed(self, item_id: str) -> None:
+        """The caller's audio became item ``item_id``: a turn (and its span) starts."""
+        self.close()
+        self.span = observe.start_span("turn", **{"bridge.item_id": item_id})
+        self._span_item = item_id
+
+    def within(self, item_id: str | None = None) -> AbstractContextManager[None]:
+        """Make the open turn's span current (with ``item_id``: only if that item is the
+        turn's input), so the spans started inside are the turn's."""
+        return observe.within(self.span if item_id in (None, self._span_item) else None)
+
+    def close(self, **attributes: observe.Attribute) -> None:
+        """End the open turn's span (answered, or left without a reply)."""
+        if self.span is not None:
+            self.span.set(**attributes)
+            self.span.end()
+        self.span = self._span_item = None
 
     def turn_ended(self, item_id: str, audio: InputAudio, end_ms: float, pcm: bytes) -> None:
         """The VAD ended a turn at ``end_ms`` of the stream; ``pcm`` is the turn's audio (to a
@@ -48,6 +73,7 @@ class TurnLog:
                 latency_ms = round((first_audio - ended_at) * 1000)
                 observe.timing("turn_gap", first_audio - ended_at)
         said = _said(run)
+        self.close(**_span_attributes(run, heard, said, latency_ms))
         if heard is None and not said:
             return
         fields: dict[str, object] = {"status": run.response.status, "latency_ms": latency_ms}
@@ -56,6 +82,21 @@ class TurnLog:
         else:
             fields |= {"heard_chars": len(heard or ""), "said_chars": len(said)}
         log.info("turn", **fields)
+
+
+def _span_attributes(
+    run: ResponseRun, heard: str | None, said: str, latency_ms: float | None
+) -> dict[str, observe.Attribute]:
+    """What a turn's span says of it: lengths, never the words."""
+    attributes: dict[str, observe.Attribute] = {
+        "bridge.response_id": run.response.id,
+        "bridge.response_status": run.response.status,
+        "bridge.heard_chars": len(heard or ""),
+        "bridge.said_chars": len(said),
+    }
+    if latency_ms is not None:
+        attributes["bridge.turn_gap_ms"] = latency_ms
+    return attributes
 
 
 def last_audible_ms(pcm: bytes, rate: int, pcm_end_ms: float, frame_ms: int = 20) -> float:
