@@ -135,6 +135,9 @@ def start_kamailio(bridges: list[Bridge], tmp: Path) -> tuple[subprocess.Popen[b
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin"),
         "SIP_LISTEN": f"udp:{HOST}:{port}",
         "DISPATCHER_LIST": str(destinations),
+        # One worker keeps replies in order: with several, a 180 can overtake the 200 (legal
+        # over UDP), and sipp's strict scenarios abort a call on a 180 after its 200.
+        "SIP_CHILDREN": "1",
     }
     with log.open("wb") as output:
         kamailio = subprocess.Popen(

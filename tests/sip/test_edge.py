@@ -202,3 +202,29 @@ async def test_silence_goes_out_every_20_ms_and_never_doubles_the_agents_audio()
         filler.cancel()
     assert 45 <= quiet <= 52, quiet
     assert rtp.sent.count("filler") <= 2, rtp.sent  # at most the hand-over
+
+
+async def test_an_invite_repeated_after_our_200_never_gets_a_180() -> None:
+    # A caller (or a proxy) that has not heard our 200 repeats its INVITE. Before the ACK the
+    # dialog is not confirmed, but we have answered: a 180 now would come after the 2xx and
+    # break the caller (sipp aborts the call on it); the 200 repeats by itself.
+    server, udp, peer = await started(Admission(10, lambda: object()))  # type: ignore[arg-type,return-value]
+    port = udp.get_extra_info("sockname")[1]
+    serving = asyncio.Event()
+
+    async def serve(leg: Any, started: object, ticket: object) -> None:
+        serving.set()
+        await asyncio.Event().wait()  # the call goes on until the server stops
+
+    server.dialogs.serve = serve  # type: ignore[method-assign]
+    try:
+        request = invite(port, "repeat-1")
+        udp.sendto(request, ("127.0.0.1", server.port))
+        await next_matching(peer, b"SIP/2.0 200")
+        await serving.wait()
+        udp.sendto(request, ("127.0.0.1", server.port))  # the same INVITE again, no ACK yet
+        second = await next_matching(peer, b"SIP/2.0 ")  # the 200's own retransmission
+    finally:
+        udp.close()
+        await server.stop()
+    assert second.startswith(b"SIP/2.0 200"), second.split(b"\r\n")[0]
