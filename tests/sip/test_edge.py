@@ -228,3 +228,32 @@ async def test_an_invite_repeated_after_our_200_never_gets_a_180() -> None:
         udp.close()
         await server.stop()
     assert second.startswith(b"SIP/2.0 200"), second.split(b"\r\n")[0]
+
+
+async def test_the_answer_advertises_the_public_address_and_an_rtp_port_in_range() -> None:
+    # Behind NAT or an edge (rtpengine), what the 200 OK names is the advertised address, and
+    # the RTP port comes from BRIDGE_SIP_RTP_PORTS. (The address is only written, never dialled.)
+    settings = Settings(sip_port=0, sip_public_host="203.0.113.7", sip_rtp_ports="31000-31009")
+    runtime = SimpleNamespace(admission=Admission(10, lambda: object()))  # type: ignore[arg-type,return-value]
+    server = SipServer(runtime, settings.sip)  # type: ignore[arg-type]
+    await server.start()
+    loop = asyncio.get_running_loop()
+    udp, peer = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", 0))
+    port = udp.get_extra_info("sockname")[1]
+
+    async def serve(leg: Any, started: object, ticket: object) -> None:
+        server.dialogs.hangup(leg)
+
+    server.dialogs.serve = serve  # type: ignore[method-assign]
+    try:
+        udp.sendto(invite(port, "nat-1"), ("127.0.0.1", server.port))
+        ok = await next_matching(peer, b"SIP/2.0 200")
+    finally:
+        udp.close()
+        await server.stop()
+    (contact,) = headers(ok, "Contact")
+    assert "@203.0.113.7:" in contact or "sip:203.0.113.7:" in contact, contact
+    sdp = ok.decode().split("\r\n\r\n", 1)[1]
+    assert "c=IN IP4 203.0.113.7" in sdp, sdp
+    media = next(line for line in sdp.split("\r\n") if line.startswith("m=audio "))
+    assert 31000 <= int(media.split()[1]) <= 31009, media
