@@ -7,7 +7,7 @@ Settings are passed to whatever needs them; nothing reads the environment global
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -267,14 +267,15 @@ class Settings(BaseSettings):
 
 @dataclass(frozen=True, slots=True)
 class ConversationSettings:
-    """What the conversation engine reads."""
+    """What the conversation engine reads (built by :attr:`Settings.conversation`, which holds
+    the defaults)."""
 
-    system_prompt: str = Settings.model_fields["system_prompt"].default
-    prefetch_reply: bool = True
-    min_speech_ms: int = 32
-    max_audio_buffer_s: float = 120.0
-    log_transcripts: bool = True
-    model_map: dict[str, str] = field(default_factory=dict)
+    system_prompt: str
+    prefetch_reply: bool
+    min_speech_ms: int
+    max_audio_buffer_s: float
+    log_transcripts: bool
+    model_map: dict[str, str]
 
     def llm_model_for(self, requested: str) -> str | None:
         """The LLM mapped to a realtime model name, or None for the configured ``llm_model``."""
