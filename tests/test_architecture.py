@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"audio", "config", "logging", "pipeline", "observe"},
     "observe": set(),
     "realtime": {"engine", "audio", "logging", "json_limits"},
-    "upstream": {"engine", "realtime", "audio", "logging"},
+    "upstream": {"engine", "realtime", "audio", "logging", "json_limits"},
     "calls": {
         "engine",
         "media",

@@ -31,6 +31,7 @@ from bridge.engine.errors import CommandError
 from bridge.engine.items import InputTextPart, Item, MessageItem
 from bridge.engine.listener import AssistantAudio, Listener, stop_playout
 from bridge.engine.response import ResponseParams
+from bridge.json_limits import loads
 from bridge.logging import get_logger
 from bridge.realtime import client
 
@@ -99,8 +100,9 @@ class RelayConversation:
                 await self._send(self._session_update())
                 self._connected.set()
                 async for frame in ws:
+                    # A malformed or absurdly nested frame from upstream is skipped, not fatal.
                     with contextlib.suppress(ValueError):
-                        self._on_upstream(json.loads(frame))
+                        self._on_upstream(loads(frame))
         except (OSError, websockets.WebSocketException) as exc:
             log.warning("upstream realtime connection failed", url=self._url, error=str(exc))
             self._emit(ev.ResponseDone(client.failed_response(self._media)))
