@@ -25,6 +25,7 @@ from bridge.caller.wires import twilio_wire
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.testing.serve import free_port
+from bridge.testing.speech import contains_phrase
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +128,7 @@ async def test_sigterm_drains_finishes_the_live_turn_says_goodbye_and_exits_0(
         caller, reports = await asyncio.wait_for(silent, 60)
         assert time.monotonic() - signalled >= DRAIN_TIMEOUT_S - 1
         assert caller.state.hung_up
-        assert "goodbye" in reports[-1].heard.lower(), reports[-1].heard
+        assert contains_phrase(reports[-1].heard, "goodbye"), reports[-1].heard
         assert server.process.wait(timeout=30) == 0, server.log
     finally:
         if server.process.poll() is None:

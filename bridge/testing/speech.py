@@ -18,6 +18,14 @@ def normalize_words(text: str) -> list[str]:
     return [_NUMBERS.get(word, word) for word in words]
 
 
+def contains_phrase(heard: str, phrase: str) -> bool:
+    """Whether a transcript contains a phrase, ignoring case, punctuation and word breaks.
+
+    Whisper writes the same speech as "goodbye" one run and "Good bye." the next.
+    """
+    return "".join(normalize_words(phrase)) in "".join(normalize_words(heard))
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words, by edit distance."""
     ref, hyp = normalize_words(reference), normalize_words(hypothesis)

@@ -24,7 +24,7 @@ from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.testing.serve import serve_app
-from bridge.testing.speech import word_error_rate
+from bridge.testing.speech import contains_phrase, word_error_rate
 
 pytestmark = pytest.mark.slow
 HOURS = "We are open from nine in the morning until five in the evening."
@@ -139,7 +139,7 @@ async def test_audiosocket_hangup_is_the_protocols_hangup_frame(
         caller = SimulatedCaller(audiosocket_wire(), transport, tts=piper, stt=stt)
         (goodbye,) = await caller.run([Say("Goodbye.")])
         assert caller.state.hung_up
-    assert "thank you for calling" in goodbye.heard.lower()
+    assert contains_phrase(goodbye.heard, "thank you for calling")
 
 
 async def test_socket_dropped_mid_reply_ends_the_call_without_leaking_tasks(

@@ -26,7 +26,7 @@ from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import PiperTTS
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM, ScriptedToolCall
 from bridge.testing.serve import serve_app
-from bridge.testing.speech import word_error_rate
+from bridge.testing.speech import contains_phrase, word_error_rate
 
 pytestmark = pytest.mark.slow
 MONDAY_NOON = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # noon in New York
@@ -371,7 +371,7 @@ async def test_agent_node_calls_a_webhook_tool_and_speaks_its_result(
     )
     assert heard(reports[1], "Your balance is 42 dollars.")
     assert seen == [{"account": "77"}]
-    assert "goodbye from the menu" in reports[2].heard.lower()
+    assert contains_phrase(reports[2].heard, "goodbye from the menu")
     assert caller.state.hung_up
     tools = {t["function"]["name"] for t in bridge.llm.requests[0]["tools"]}
     assert {"get_balance", "goto_node", "end_call", "transfer_call"} <= tools
@@ -388,9 +388,9 @@ async def test_shipped_reception_works_without_an_llm(
         llm_base_url="https://api.openai.com/v1",
     )
     reports, _ = await dial(bridge, piper, stt, [Listen(timeout_s=15), Press("3")])
-    assert "sales" in reports[0].heard.lower()
-    assert "assistant" not in reports[0].heard.lower()  # no LLM: no AI receptionist offered
-    assert "monday to friday" in reports[1].heard.lower()
+    assert contains_phrase(reports[0].heard, "sales")
+    assert not contains_phrase(reports[0].heard, "assistant")  # no LLM: no AI receptionist offered
+    assert contains_phrase(reports[1].heard, "monday to friday")
     assert not bridge.llm.requests
 
 
@@ -418,10 +418,10 @@ async def test_reception_offers_the_agent_when_an_llm_is_configured(
     reports, _ = await dial(
         bridge, piper, stt, [Listen(timeout_s=15), Press("9"), Say("When are you open?")]
     )
-    assert "recorded welcome message" in reports[0].heard.lower()
-    assert "assistant" in reports[0].heard.lower()
-    assert "virtual receptionist" in reports[1].heard.lower()
-    assert "sorry" in reports[2].heard.lower()  # this module's scripted LLM answers "Sorry?"
+    assert contains_phrase(reports[0].heard, "recorded welcome message")
+    assert contains_phrase(reports[0].heard, "assistant")
+    assert contains_phrase(reports[1].heard, "virtual receptionist")
+    assert contains_phrase(reports[2].heard, "sorry")  # this module's scripted LLM answers "Sorry?"
     conversation = bridge.llm.requests[-1]["messages"]
     assert conversation[0]["content"].startswith("You are the friendly receptionist of Example")
     users = [m["content"] for m in conversation if m["role"] == "user"]

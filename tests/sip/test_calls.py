@@ -22,7 +22,7 @@ from bridge.sip.sdp import DTMF_PAYLOAD_TYPE
 from bridge.sip.server import SipServer
 from bridge.testing.llm_server import Reply, Rule, ScriptedToolCall
 from bridge.testing.sipp import SippResult, free_udp_port, run_sipp
-from bridge.testing.speech import word_error_rate
+from bridge.testing.speech import contains_phrase, word_error_rate
 
 pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -75,7 +75,7 @@ async def test_a_caller_keys_a_code_talks_to_the_agent_and_the_bridge_hangs_up(
     assert word_error_rate("Please enter your two digit code.", prompt.heard) <= 0.2, prompt
     assert "42" in keyed.heard.replace(" ", ""), keyed  # the dialplan got both keys
     assert word_error_rate(HOURS, hours.heard) <= 0.25, hours
-    assert "goodbye" in goodbye.heard.lower(), goodbye
+    assert contains_phrase(goodbye.heard, "goodbye"), goodbye
     (summary,) = sip_of(bridge).finished
     assert summary.answered
     assert summary.ended_by == "bridge"
@@ -114,7 +114,7 @@ async def test_the_agent_transfers_the_caller_with_refer_and_then_hangs_up(
         (reply,) = await caller.run([Say("Can I talk to the operator, please?")])
         result = await sipp
     assert result.ok, result.explain()
-    assert "put you through" in reply.heard.lower(), reply
+    assert contains_phrase(reply.heard, "put you through"), reply
     refer = next(m for m in result.messages.split("-----") if "REFER sip:" in m)
     assert "Refer-To: <sip:+15550100@127.0.0.1:" in refer
     (summary,) = sip_of(bridge).finished
@@ -231,7 +231,7 @@ async def test_garbage_and_malformed_sip_get_errors_or_nothing_and_a_live_call_g
     assert probe.received.empty()  # the INVITE without Via could not be answered: dropped
     assert result.ok, result.explain()
     assert word_error_rate(HOURS, hours.heard) <= 0.25, hours
-    assert "goodbye" in goodbye.heard.lower(), goodbye
+    assert contains_phrase(goodbye.heard, "goodbye"), goodbye
 
 
 @pytest.mark.parametrize(
