@@ -3,7 +3,9 @@
 Every judgement is made at the caller's ear, so it holds whatever the engine does inside:
 
 - a mid-turn pause is a **false cut-off** when agent audio reached the caller before the
-  caller's last audible frame (the agent answered in the pause);
+  caller's last audible frame (the agent answered in the pause), or when the LLM was asked to
+  answer the words after a pause on their own (the engine ended the turn in the pause, and
+  the caller's next words cancelled that reply before any of it was heard);
 - the **turn gap** of a complete question runs from the caller's last audible frame to the
   first audible agent frame;
 - the agent **stopped** for an overlap at the end of its last audible frame before a stretch of
@@ -25,10 +27,29 @@ from typing import Any
 from bridge.audio.level import is_speech
 from bridge.bench.turnset import Item
 from bridge.caller.caller import Overlap, TurnReport
+from bridge.testing.speech import normalize_words, word_error_rate
 
 HOLE_S = 0.4  # longer than the pauses inside Piper's speech: the agent stopped talking
 CONTINUED_SHARE = 0.8  # of the long answer heard: the reply went on (a cancelled one is < 0.5)
 MISSED_AFTER_S = 2.0  # still talking this long after the caller finished: it did not stop
+SPLIT_WER = 0.34  # a user turn this close to the words after a pause is those words alone
+
+
+def split_turn(item: Item, user_texts: Sequence[str]) -> bool:
+    """Whether any user turn the LLM was asked to answer is the words after one of the item's
+    pauses on their own, without a word of what came before the pause. Only a turn ended in
+    the pause can make one: without a split, every transcript of the turn starts before it."""
+    parts = item.parts
+    for pause in range(1, len(parts)):
+        earlier = {word for word in normalize_words(parts[pause - 1]) if len(word) >= 4}
+        # What followed the pause: up to the next pause, or on to the end (one more split).
+        afters = [" ".join(parts[pause:end]) for end in range(pause + 1, len(parts) + 1)]
+        for text in user_texts:
+            if set(normalize_words(text)) & earlier:
+                continue
+            if any(word_error_rate(after, text) <= SPLIT_WER for after in afters):
+                return True
+    return False
 
 
 def audible_s(pcm: bytes, frame_bytes: int, frame_s: float) -> float:
@@ -89,6 +110,7 @@ class ItemResult:
     answered: bool
     turn_gap_ms: float | None = None
     answered_early_ms: float | None = None  # pauses: agent audio before the caller finished
+    split: bool = False  # pauses: the LLM was asked about the words after a pause alone
     heard_s: float | None = None  # long answers and overlaps: audible agent audio heard
     stop_ms: float | None = None
     stop_after_speech_ms: float | None = None
@@ -146,7 +168,8 @@ def turn_summary(results: Sequence[ItemResult]) -> dict[str, Any]:
     references = [r.heard_s for r in by_kind.get("long_answer", []) if r.heard_s]
     reference = statistics.median(references) if references else None
 
-    cut_offs = [r for r in pauses if r.answered_early_ms is not None]
+    heard_cut_offs = [r for r in pauses if r.answered_early_ms is not None]
+    cut_offs = [r for r in pauses if r.answered_early_ms is not None or r.split]
     gaps = [r.turn_gap_ms for r in questions if r.turn_gap_ms is not None]
     pause_gaps = [r.turn_gap_ms for r in pauses if r.turn_gap_ms is not None]
 
@@ -168,6 +191,7 @@ def turn_summary(results: Sequence[ItemResult]) -> dict[str, Any]:
         "pause_items": len(pauses),
         "false_cutoffs": len(cut_offs),
         "false_cutoff_rate": _rate(len(cut_offs), len(pauses)),
+        "cutoffs_heard": len(heard_cut_offs),  # of which agent audio reached the caller
         "pause_turn_gap_p50_ms": pct(pause_gaps, 50),
         "questions": len(questions),
         "question_turn_gap_p50_ms": pct(gaps, 50),

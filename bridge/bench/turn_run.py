@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bridge.bench.run import _proc_cpu_s, _shared_tts, local_bridge
-from bridge.bench.turn_metrics import ItemResult, item_result, turn_summary
+from bridge.bench.turn_metrics import ItemResult, item_result, split_turn, turn_summary
 from bridge.bench.turnset import LONG_ANSWER_REQUEST, Item, Voice, spread, turn_set
 from bridge.caller.caller import Say, SimulatedCaller, SpeakOver, Step, TurnReport
 from bridge.caller.dial import dial_websocket
@@ -168,6 +168,7 @@ async def run_turn_bench(
     detection = detection or TurnDetection()
     bridge_env = {**detection.env(), **(env or {}), "BRIDGE_MAX_CALLS": str(max(100, calls))}
     result = TurnBenchResult(calls=calls, turn_detection=detection.label(bridge_env))
+    llm = turn_llm()
     tts = _shared_tts()
     voice = Voice(tts.synthesize_sync, tts.sample_rate, MULAW_8K.sample_rate)
     # Everything is synthesized before the calls start: the callers' voice costs the
@@ -177,7 +178,7 @@ async def run_turn_bench(
         for hand in spread(turn_set(short=short, long_answers=calls), calls)
     ]
     async with (
-        serve_app(turn_llm().app()) as llm_url,
+        serve_app(llm.app()) as llm_url,
         local_bridge(llm_url, bridge_env) as (url, pid, ready_s),
     ):
         result.cold_start_s = round(ready_s, 1)
@@ -190,7 +191,21 @@ async def run_turn_bench(
         result.wall_s = time.monotonic() - started
         result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
         result.load_avg_1m = (load_before, os.getloadavg()[0])
-    for items, underruns in outcomes:
+    asked = [last_user_text(request) for request in llm.requests]
+    for (items, underruns), hand in zip(outcomes, hands, strict=True):
+        for outcome, (item, _) in zip(items, hand, strict=True):
+            outcome.split = item.kind == "pause" and split_turn(item, asked)
         result.items.extend(items)
         result.late_frames += underruns
     return result
+
+
+def last_user_text(request: dict[str, Any]) -> str:
+    """The last user message of a chat-completions request, as text."""
+    for message in reversed(request.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(str(part.get("text", "")) for part in content)
+            return str(content or "")
+    return ""
