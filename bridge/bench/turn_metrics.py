@@ -8,8 +8,8 @@ Every judgement is made at the caller's ear, so it holds whatever the engine doe
   the caller's next words cancelled that reply before any of it was heard);
 - the **turn gap** of a complete question runs from the caller's last audible frame to the
   first audible agent frame;
-- the agent **stopped** for an overlap at the end of its last audible frame before a stretch of
-  at least :data:`HOLE_S` with no audible agent audio; **stop latency** runs from the caller's
+- the agent **stopped** for an overlap at the end of the last frame the ear got from it before
+  a stretch of at least :data:`HOLE_S` with none; **stop latency** runs from the caller's
   onset to that moment;
 - a reply **went on** when the caller heard at least :data:`CONTINUED_SHARE` of the long
   answer's length (measured on ``long_answer`` items nobody talked over): a backchannel that
@@ -29,7 +29,7 @@ from bridge.bench.turnset import Item
 from bridge.caller.caller import Overlap, TurnReport
 from bridge.testing.speech import normalize_words, word_error_rate
 
-HOLE_S = 0.4  # longer than the pauses inside Piper's speech: the agent stopped talking
+HOLE_S = 0.4  # no agent frames at the ear for this long: the agent stopped talking
 CONTINUED_SHARE = 0.8  # of the long answer heard: the reply went on (a cancelled one is < 0.5)
 MISSED_AFTER_S = 2.0  # still talking this long after the caller finished: it did not stop
 SPLIT_WER = 0.34  # a user turn this close to the words after a pause is those words alone
@@ -63,7 +63,7 @@ class OverlapOutcome:
     heard_s: float  # audible agent audio from the reply's start until the agent was quiet
     stop_ms: float | None  # caller's onset -> the agent's last audible frame before it stopped
     stop_after_speech_ms: float | None  # the caller's last audible frame -> that moment
-    gap_ms: float  # longest stretch without audible agent audio after the onset, until its end
+    gap_ms: float  # longest stretch without agent frames after the onset, until the last one
     clear_ms: float | None  # caller's onset -> the first carrier clear
 
     def went_on(self, reference_s: float) -> bool:
@@ -71,13 +71,16 @@ class OverlapOutcome:
 
 
 def overlap_outcome(overlap: Overlap) -> OverlapOutcome:
+    """Stops are found on every frame the ear got from the agent, silent ones included (the
+    quiet between words is still the reply streaming): the agent stopped where its frames
+    stopped coming for :data:`HOLE_S`. The bridge sends no frames between replies."""
     frame_s = overlap.frame_s
-    audible = sorted(start for start, loud in overlap.played if loud)
-    heard_s = len(audible) * frame_s
+    heard_s = sum(frame_s for _, loud in overlap.played if loud)
     clear_ms = (overlap.clears[0] - overlap.onset_at) * 1000 if overlap.clears else None
-    before = [start for start in audible if start < overlap.onset_at]
-    after = [start for start in audible if start >= overlap.onset_at]
-    if not before and not after:
+    starts = sorted(start for start, _ in overlap.played)
+    before = [start for start in starts if start < overlap.onset_at]
+    after = [start for start in starts if start >= overlap.onset_at]
+    if not heard_s:
         return OverlapOutcome(0.0, None, None, 0.0, clear_ms)
     end = before[-1] + frame_s if before else overlap.onset_at
     stop_at: float | None = None
@@ -92,10 +95,10 @@ def overlap_outcome(overlap: Overlap) -> OverlapOutcome:
         stop_at = end  # it stopped when its audio ended
     return OverlapOutcome(
         heard_s=round(heard_s, 3),
-        stop_ms=max(0.0, stop_at - overlap.onset_at) * 1000,
-        stop_after_speech_ms=(stop_at - overlap.speech_end_at) * 1000,
-        gap_ms=max(0.0, gap) * 1000,
-        clear_ms=clear_ms,
+        stop_ms=round(max(0.0, stop_at - overlap.onset_at) * 1000, 1),
+        stop_after_speech_ms=round((stop_at - overlap.speech_end_at) * 1000, 1),
+        gap_ms=round(max(0.0, gap) * 1000, 1),
+        clear_ms=None if clear_ms is None else round(clear_ms, 1),
     )
 
 
