@@ -69,8 +69,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     turns.add_argument(
         "--silence-ms", type=int, default=None,
-        help="server_vad: the silence that ends a turn (default: the bridge's "
-        "BRIDGE_VAD_SILENCE_MS)",
+        help="server_vad: the silence that ends a turn, as BRIDGE_VAD_SILENCE_MS (default: "
+        "the bridge's default; the bench's bridge ignores this shell's BRIDGE_* variables)",
     )  # fmt: skip
     turns.add_argument(
         "--eagerness", choices=EAGERNESS, default="auto",
