@@ -27,29 +27,38 @@ from typing import Any
 from bridge.audio.level import is_speech
 from bridge.bench.turnset import Item
 from bridge.caller.caller import Overlap, TurnReport
-from bridge.testing.speech import normalize_words, word_error_rate
+from bridge.testing.speech import word_error_rate
 
 HOLE_S = 0.4  # no agent frames at the ear for this long: the agent stopped talking
 CONTINUED_SHARE = 0.8  # of the long answer heard: the reply went on (a cancelled one is < 0.5)
 MISSED_AFTER_S = 2.0  # still talking this long after the caller finished: it did not stop
-SPLIT_WER = 0.34  # a user turn this close to the words after a pause is those words alone
+SPLIT_WER = 0.67  # farther than this from every line of the set: not a line of the set
 
 
-def split_turn(item: Item, user_texts: Sequence[str]) -> bool:
-    """Whether any user turn the LLM was asked to answer is the words after one of the item's
-    pauses on their own, without a word of what came before the pause. Only a turn ended in
-    the pause can make one: without a split, every transcript of the turn starts before it."""
-    parts = item.parts
-    for pause in range(1, len(parts)):
-        earlier = {word for word in normalize_words(parts[pause - 1]) if len(word) >= 4}
-        # What followed the pause: up to the next pause, or on to the end (one more split).
-        afters = [" ".join(parts[pause:end]) for end in range(pause + 1, len(parts) + 1)]
-        for text in user_texts:
-            if set(normalize_words(text)) & earlier:
-                continue
-            if any(word_error_rate(after, text) <= SPLIT_WER for after in afters):
-                return True
-    return False
+def split_items(items: Sequence[Item], user_texts: Sequence[str]) -> set[Item]:
+    """The pause items that some user turn the LLM was asked to answer split: a transcript
+    nearer to the words after one of an item's pauses on their own than to anything else the
+    set says (whole utterances, the words before a pause). Only a turn ended in the pause makes
+    one: without a split, every transcript of the turn starts before the pause. Nearest, not
+    equal, because Whisper mangles the first words of a fragment ("the app keeps crashing"
+    came back "that keeps crashing")."""
+    lines: list[tuple[str, Item | None]] = []  # (text, the item it is a split of)
+    for item in items:
+        parts = item.parts
+        lines.append((" ".join(parts), None))
+        for pause in range(1, len(parts)):
+            lines.append((" ".join(parts[:pause]), None))
+            # What followed the pause: up to the next pause, or on to the end.
+            for end in range(pause + 1, len(parts) + 1):
+                lines.append((" ".join(parts[pause:end]), item))
+    split: set[Item] = set()
+    for text in user_texts:
+        distance, _, split_of = min(
+            (word_error_rate(line, text), index, item) for index, (line, item) in enumerate(lines)
+        )
+        if split_of is not None and distance <= SPLIT_WER:
+            split.add(split_of)
+    return split
 
 
 def audible_s(pcm: bytes, frame_bytes: int, frame_s: float) -> float:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bridge.bench.run import _proc_cpu_s, _shared_tts, local_bridge
-from bridge.bench.turn_metrics import ItemResult, item_result, split_turn, turn_summary
+from bridge.bench.turn_metrics import ItemResult, item_result, split_items, turn_summary
 from bridge.bench.turnset import LONG_ANSWER_REQUEST, Item, Voice, spread, turn_set
 from bridge.caller.caller import Say, SimulatedCaller, SpeakOver, Step, TurnReport
 from bridge.caller.dial import dial_websocket
@@ -191,10 +191,11 @@ async def run_turn_bench(
         result.wall_s = time.monotonic() - started
         result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
         result.load_avg_1m = (load_before, os.getloadavg()[0])
-    asked = [last_user_text(request) for request in llm.requests]
+    said = [item for hand in hands for item, _ in hand]
+    split = split_items(said, [last_user_text(request) for request in llm.requests])
     for (items, underruns), hand in zip(outcomes, hands, strict=True):
         for outcome, (item, _) in zip(items, hand, strict=True):
-            outcome.split = item.kind == "pause" and split_turn(item, asked)
+            outcome.split = item in split
         result.items.extend(items)
         result.late_frames += underruns
     return result

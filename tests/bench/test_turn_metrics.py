@@ -9,10 +9,10 @@ from bridge.bench.turn_metrics import (
     ItemResult,
     item_result,
     overlap_outcome,
-    split_turn,
+    split_items,
     turn_summary,
 )
-from bridge.bench.turnset import Item
+from bridge.bench.turnset import Item, turn_set
 from bridge.caller.caller import Overlap, TurnReport
 
 FRAME_S = 0.02
@@ -71,6 +71,13 @@ def test_no_reply_heard_is_no_stop() -> None:
     assert outcome.stop_ms is None
 
 
+CANCEL = Item("pause", ("I need to cancel my order because", "it arrived broken."), (900,))
+BOOK = Item(
+    "pause", ("I want to book, um,", "a table for two, and", "a parking space."), (500, 700)
+)
+SET = [*turn_set(), CANCEL]
+
+
 @pytest.mark.parametrize(
     ("asked", "split"),
     [
@@ -78,23 +85,25 @@ def test_no_reply_heard_is_no_stop() -> None:
         # A prefetch of the first words, then the whole turn: no split.
         (["I need to cancel my order because", "I need to cancel my order because it"], False),
         (["I need to cancel my order because.", "It arrived broken."], True),
-        (["I need to cancel my order because.", "It arrived."], True),  # a prefix of the rest
-        (["Is it broken?"], False),  # another turn that shares a word
+        (["I need to cancel my order because.", "It arrived."], True),
+        (["I need to cancel.", "That arrived broken."], True),  # Whisper mangles a fragment
+        (["Uh-huh.", "Stop, wait.", "Please tell me the long story about your company."], False),
     ],
 )  # fmt: skip
 def test_a_turn_ended_in_the_pause_is_a_split(asked: list[str], split: bool) -> None:
-    item = Item("pause", ("I need to cancel my order because", "it arrived broken."), (900,))
-    assert split_turn(item, asked) is split
+    assert (CANCEL in split_items(SET, asked)) is split
 
 
 def test_a_split_at_either_of_two_pauses_is_found() -> None:
-    item = Item(
-        "pause", ("I want to book, um,", "a table for two, and", "a parking space."), (500, 700)
-    )
-    assert split_turn(item, ["A table for two and a parking space."])  # at the first
-    assert split_turn(item, ["I want to book a table for two and", "a parking space"])
-    assert not split_turn(item, ["I want to book um a table for two and a parking space"])
-    assert not split_turn(item, ["Is there parking near your office in town?"])
+    assert split_items(SET, ["A table for two and a parking space."]) == {BOOK}  # the first
+    assert split_items(SET, ["I want to book a table for two and", "a parking space"]) == {BOOK}
+    assert not split_items(SET, ["I want to book um a table for two and a parking space"])
+
+
+def test_no_whole_line_of_the_set_looks_like_a_split() -> None:
+    # Every utterance said whole, and every first half of a pause item alone (a prefetch).
+    said = [" ".join(item.parts) for item in SET] + [item.parts[0] for item in SET]
+    assert split_items(SET, said) == set()
 
 
 def test_item_results_from_reports() -> None:
