@@ -183,7 +183,8 @@ def turn_summary(results: Sequence[ItemResult]) -> dict[str, Any]:
     heard_cut_offs = [r for r in pauses if r.answered_early_ms is not None]
     cut_offs = [r for r in pauses if r.answered_early_ms is not None or r.split]
     gaps = [r.turn_gap_ms for r in questions if r.turn_gap_ms is not None]
-    pause_gaps = [r.turn_gap_ms for r in pauses if r.turn_gap_ms is not None]
+    # After a pause the agent waited through: an answer to the whole utterance.
+    pause_gaps = [r.turn_gap_ms for r in pauses if r.turn_gap_ms is not None and r not in cut_offs]
 
     def went_on(r: ItemResult) -> bool:
         return reference is not None and (r.heard_s or 0.0) >= CONTINUED_SHARE * reference

@@ -88,6 +88,7 @@ class TurnBenchResult:
     wall_s: float = 0.0
     late_frames: int = 0
     load_avg_1m: tuple[float, float] | None = None  # at the start and the end of the calls
+    asked: list[str] = field(default_factory=list)  # each LLM request's last user turn
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -118,7 +119,11 @@ class TurnBenchResult:
         return not summary["unanswered"] and summary["long_answer_s"] is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "items": [asdict(item) for item in self.items]}
+        return {
+            "summary": self.summary(),
+            "items": [asdict(item) for item in self.items],
+            "llm_user_turns": self.asked,
+        }
 
 
 def turn_llm() -> ScriptedLLM:
@@ -192,7 +197,8 @@ async def run_turn_bench(
         result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
         result.load_avg_1m = (load_before, os.getloadavg()[0])
     said = [item for hand in hands for item, _ in hand]
-    split = split_items(said, [last_user_text(request) for request in llm.requests])
+    result.asked = [last_user_text(request) for request in llm.requests]
+    split = split_items(said, result.asked)
     for (items, underruns), hand in zip(outcomes, hands, strict=True):
         for outcome, (item, _) in zip(items, hand, strict=True):
             outcome.split = item in split

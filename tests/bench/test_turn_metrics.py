@@ -149,6 +149,7 @@ def test_the_summary_counts_each_kind() -> None:
     assert summary["false_cutoffs"] == 2
     assert summary["cutoffs_heard"] == 1
     assert summary["false_cutoff_rate"] == 0.5
+    assert summary["pause_turn_gap_p50_ms"] == 650.0  # of the two it waited through
     assert summary["question_turn_gap_p50_ms"] == 600.0
     assert summary["question_turn_gap_max_ms"] == 700.0
     assert summary["unanswered"] == 0
