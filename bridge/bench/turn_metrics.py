@@ -3,9 +3,9 @@
 Every judgement is made at the caller's ear, so it holds whatever the engine does inside:
 
 - a mid-turn pause is a **false cut-off** when agent audio reached the caller before the
-  caller's last audible frame (the agent answered in the pause), or when the LLM was asked to
-  answer the words after a pause on their own (the engine ended the turn in the pause, and
-  the caller's next words cancelled that reply before any of it was heard);
+  caller's last audible frame (the agent answered in the pause), or when the engine ended the
+  turn in the pause even if the caller's next words cancelled that reply before any of it was
+  heard (:func:`split_items`, from what the LLM was asked);
 - the **turn gap** of a complete question runs from the caller's last audible frame to the
   first audible agent frame;
 - the agent **stopped** for an overlap at the end of the last frame the ear got from it before
@@ -36,29 +36,31 @@ SPLIT_WER = 0.67  # farther than this from every line of the set: not a line of 
 
 
 def split_items(items: Sequence[Item], user_texts: Sequence[str]) -> set[Item]:
-    """The pause items that some user turn the LLM was asked to answer split: a transcript
-    nearer to the words after one of an item's pauses on their own than to anything else the
-    set says (whole utterances, the words before a pause). Only a turn ended in the pause makes
-    one: without a split, every transcript of the turn starts before the pause. Nearest, not
-    equal, because Whisper mangles the first words of a fragment ("the app keeps crashing"
-    came back "that keeps crashing")."""
-    lines: list[tuple[str, Item | None]] = []  # (text, the item it is a split of)
+    """The pause items whose turn was ended in a pause, from the user turns the LLM was asked
+    to answer, each matched to the nearest line the set says: a whole utterance, the words
+    before a pause, or the words after one. A turn ended in a pause leaves no transcript of
+    the whole utterance, and usually one of the words after the pause on their own; a turn
+    that waited leaves the whole one. The words before a pause alone are no evidence either
+    way (the bridge prefetches a reply in every pause). Nearest, not equal: Whisper mangles
+    fragments ("also my seat" came back "Awesome I see")."""
+    lines: list[tuple[str, Item, str]] = []  # (text, its item, "whole" / "before" / "after")
     for item in items:
         parts = item.parts
-        lines.append((" ".join(parts), None))
+        lines.append((" ".join(parts), item, "whole"))
         for pause in range(1, len(parts)):
-            lines.append((" ".join(parts[:pause]), None))
-            # What followed the pause: up to the next pause, or on to the end.
-            for end in range(pause + 1, len(parts) + 1):
-                lines.append((" ".join(parts[pause:end]), item))
-    split: set[Item] = set()
+            lines.append((" ".join(parts[:pause]), item, "before"))
+            for end in range(pause + 1, len(parts) + 1):  # up to the next pause, or the end
+                lines.append((" ".join(parts[pause:end]), item, "after"))
+    seen: dict[str, set[Item]] = {"whole": set(), "before": set(), "after": set()}
     for text in user_texts:
-        distance, _, split_of = min(
-            (word_error_rate(line, text), index, item) for index, (line, item) in enumerate(lines)
+        distance, index = min(
+            (word_error_rate(line, text), index) for index, (line, _, _) in enumerate(lines)
         )
-        if split_of is not None and distance <= SPLIT_WER:
-            split.add(split_of)
-    return split
+        _, item, kind = lines[index]
+        if distance <= SPLIT_WER:
+            seen[kind].add(item)
+    pauses = {item for item in items if len(item.parts) > 1}
+    return (pauses - seen["whole"]) | (pauses & seen["after"])
 
 
 def audible_s(pcm: bytes, frame_bytes: int, frame_s: float) -> float:

@@ -75,19 +75,22 @@ CANCEL = Item("pause", ("I need to cancel my order because", "it arrived broken.
 BOOK = Item(
     "pause", ("I want to book, um,", "a table for two, and", "a parking space."), (500, 700)
 )
-SET = [*turn_set(), CANCEL]
+SET = [CANCEL, BOOK, *turn_set(short=True)]
+WHOLE = [" ".join(item.parts) for item in SET]  # every utterance, said whole
+OTHERS = [text for text in WHOLE if "cancel" not in text]
 
 
 @pytest.mark.parametrize(
     ("asked", "split"),
     [
-        (["I need to cancel my order because it arrived broken."], False),
-        # A prefetch of the first words, then the whole turn: no split.
-        (["I need to cancel my order because", "I need to cancel my order because it"], False),
-        (["I need to cancel my order because.", "It arrived broken."], True),
-        (["I need to cancel my order because.", "It arrived."], True),
-        (["I need to cancel.", "That arrived broken."], True),  # Whisper mangles a fragment
-        (["Uh-huh.", "Stop, wait.", "Please tell me the long story about your company."], False),
+        (WHOLE, False),
+        # A prefetch of the first words in the pause, then the whole turn: no split.
+        ([*OTHERS, "I need to cancel my order because", "I need to cancel my order because it",
+          "I need to cancel my order, because it arrived broken."], False),
+        ([*OTHERS, "I need to cancel my order because.", "It arrived broken."], True),
+        ([*OTHERS, "I need to cancel.", "That arrived broken."], True),  # Whisper on fragments
+        ([*OTHERS, "I need to cancel my order because.", "Awesome I see."], True),  # no whole
+        ([*WHOLE, "It arrived broken."], True),  # a fragment answered on its own
     ],
 )  # fmt: skip
 def test_a_turn_ended_in_the_pause_is_a_split(asked: list[str], split: bool) -> None:
@@ -95,15 +98,15 @@ def test_a_turn_ended_in_the_pause_is_a_split(asked: list[str], split: bool) -> 
 
 
 def test_a_split_at_either_of_two_pauses_is_found() -> None:
-    assert split_items(SET, ["A table for two and a parking space."]) == {BOOK}  # the first
-    assert split_items(SET, ["I want to book a table for two and", "a parking space"]) == {BOOK}
-    assert not split_items(SET, ["I want to book um a table for two and a parking space"])
+    others = [text for text in WHOLE if "parking" not in text]
+    assert split_items(SET, [*others, "A table for two and a parking space."]) == {BOOK}
+    assert split_items(SET, [*others, "I want to book a table for two and", "parking"]) == {BOOK}
+    assert split_items(SET, WHOLE) == set()
 
 
-def test_no_whole_line_of_the_set_looks_like_a_split() -> None:
-    # Every utterance said whole, and every first half of a pause item alone (a prefetch).
-    said = [" ".join(item.parts) for item in SET] + [item.parts[0] for item in SET]
-    assert split_items(SET, said) == set()
+def test_only_pause_items_can_be_split() -> None:
+    assert split_items(SET, []) == {item for item in SET if item.kind == "pause"}
+    assert all(item.kind == "pause" for item in split_items(SET, ["Stop, wait.", "Okay."]))
 
 
 def test_item_results_from_reports() -> None:
