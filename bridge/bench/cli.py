@@ -82,7 +82,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "BRIDGE_PREFETCH_REPLY=false",
     )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
-    parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
+    parser.add_argument(
+        "--png", metavar="FILE",
+        help="also write a turn-gap histogram (PNG) here (--turn-taking: complete questions)",
+    )  # fmt: skip
 
 
 def table(result: BenchResult | SoakResult | TurnBenchResult) -> str:
@@ -171,4 +174,9 @@ def _turn_taking(args: argparse.Namespace, run: Any) -> int:
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_json(), indent=2))
+    if args.png:
+        gaps = [item.turn_gap_ms for item in result.items if item.kind == "question"]
+        Path(args.png).write_bytes(
+            histogram_png([gap for gap in gaps if gap is not None], marks_ms=(450, 550))
+        )
     return 0 if result.complete else 1

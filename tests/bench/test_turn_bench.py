@@ -26,7 +26,9 @@ def test_the_short_turn_taking_bench_measures_every_kind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "turns.json"
-    assert run_bench_command(argparse.Namespace(**ARGS | {"json": str(out)})) == 0
+    png = tmp_path / "gaps.png"
+    assert run_bench_command(argparse.Namespace(**ARGS | {"json": str(out), "png": str(png)})) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
     report = json.loads(out.read_text())
     summary, items = report["summary"], report["items"]
     assert summary["turn_detection"] == "server_vad 500 ms"
