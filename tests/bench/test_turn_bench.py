@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bridge.bench.cli import run_bench_command
-from bridge.bench.turn_run import TurnDetection
+from bridge.bench.turn_metrics import ItemResult
+from bridge.bench.turn_run import STORY, TurnBenchResult, TurnDetection, turn_llm
 
 ARGS: dict[str, object] = {
     "calls": None, "turns": 5, "url": None, "no_barge_in": False, "media_only": 0.0, "soak": 0.0,
@@ -99,3 +100,31 @@ def test_server_vad_silence_goes_to_the_bridge_setting() -> None:
     env = detection.env()
     assert env["BRIDGE_VAD_SILENCE_MS"] == "300"
     assert detection.label(env) == "server_vad 300 ms"
+
+
+def test_the_bench_llm_answers_by_kind_of_utterance() -> None:
+    llm = turn_llm()
+
+    def said(text: str) -> str:
+        return llm.reply_for([{"role": "user", "content": text}]).text
+
+    assert said("Please tell me the long story about your company.") == STORY
+    assert said("Uh-huh.") == "Okay."
+    assert said("No, that's wrong.") == "Okay."
+    first, second = said("What time do you open?"), said("What time do you open?")
+    assert first != second  # unique per turn: no speech-cache help
+    assert "is fine" in first
+
+
+def test_a_result_without_its_long_answer_is_incomplete() -> None:
+    question = ItemResult("question", "Hi?", (), 0, answered=True, turn_gap_ms=600.0)
+    answer = ItemResult("long_answer", "Story?", (), 0, answered=True, heard_s=6.5)
+    result = TurnBenchResult(calls=1, turn_detection="server_vad 500 ms", items=[question])
+    assert not result.complete
+    result.items.append(answer)
+    assert result.complete
+    result.cpu_s, result.wall_s, result.asked = 3.0, 60.0, ["Hi?"]
+    report = result.to_json()
+    assert report["summary"]["cpu_share_per_call"] == 0.05
+    assert report["llm_user_turns"] == ["Hi?"]
+    assert len(report["items"]) == 2
