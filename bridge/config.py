@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     stt_cpu_threads: int = Field(default=0, ge=0)
     stt_workers: int = Field(default=1, ge=1, le=64)
     stt_short_context: bool = True
+    # Cross-call batching: transcriptions ready together run as one batch (one worker).
+    stt_batch: bool = False
+    stt_batch_size: int = Field(default=8, ge=1, le=256)
+    stt_batch_wait_ms: float = Field(default=5.0, ge=0.0, le=100.0)
     prefetch_reply: bool = True
 
     # Text-to-speech
@@ -65,6 +69,7 @@ class Settings(BaseSettings):
     tts_api_key: str = ""
     tts_workers: int = Field(default=1, ge=1, le=64)
     tts_cpu_threads: int = Field(default=0, ge=0)
+    tts_device: Literal["auto", "cpu", "cuda"] = "auto"  # Piper on onnxruntime's CUDA provider
 
     # LLM (any OpenAI-compatible chat completions endpoint, or canned replies offline)
     llm_backend: Literal["openai", "canned"] = "openai"
