@@ -209,6 +209,11 @@ class BatchedSpeechToText:
         )
 
     def close(self) -> None:
+        """Stop the worker and close the model."""
+        self.stop()
+        self.stt.close()
+
+    def stop(self) -> None:
         """Stop the worker; queued jobs are cancelled (the batch running finishes)."""
         with self._ready:
             self._closed = True
@@ -216,7 +221,8 @@ class BatchedSpeechToText:
                 for job in self._queue.take(float("inf")):
                     job.future.cancel()
             self._ready.notify_all()
-        self.stt.close()
+        if self._worker is not threading.current_thread():
+            self._worker.join(timeout=30)  # a batch under way finishes first
 
 
 def _cancel_queued(submitting: asyncio.Future[Future[Transcript]]) -> None:
