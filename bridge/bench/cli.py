@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from bridge.bench.png import histogram_png
+from bridge.bench.ramp import ramp_table, run_ramp
 from bridge.bench.run import BenchResult, run_bench
 from bridge.bench.soak import SoakResult, run_soak
 
@@ -46,8 +48,57 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--media-calls", type=int, default=50,
         help="media-only calls beside the conversational ones in a soak (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--ramp", action="store_true",
+        help="ramp simultaneous calls from --calls up by --ramp-step until the turn-gap p95 "
+        "passes 1 s; report the calls held, per-stage latency and GPU use",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ramp-step", type=int, default=4, help="calls added per ramp level (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ramp-max", type=int, default=400, help="the ramp's last level (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--caller-processes", type=int, default=0, metavar="N",
+        help="ramp: run the simulated callers in N worker processes (default: in this one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-cpus", type=_cpus, metavar="LIST",
+        help="ramp: pin the bridge the bench starts to these CPUs (e.g. 0-11)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--caller-cpus", type=_cpus, metavar="LIST",
+        help="pin the bench and its callers to these CPUs (e.g. 12-15)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the bridge the bench starts (repeatable), e.g. BRIDGE_STT_BATCH=true",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
+
+
+def _cpus(text: str) -> set[int]:
+    """``0-3,6`` -> {0, 1, 2, 3, 6}."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CPU list: {text!r} (write 0-3,6)") from None
+    return cpus
+
+
+def _server_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"bridge bench: --server-env wants KEY=VALUE, not {pair!r}")
+        env[key] = value
+    return env
 
 
 def table(result: BenchResult | SoakResult) -> str:
@@ -79,6 +130,21 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run: Any = uvloop.run
     except ImportError:  # uvloop is part of uvicorn[standard] on Linux and macOS only
         run = asyncio.run
+    if args.caller_cpus:
+        os.sched_setaffinity(0, args.caller_cpus)  # worker processes inherit it
+    env = _server_env(args.server_env)
+    if args.ramp:
+        ramp = run(
+            run_ramp(
+                start=args.calls, step=args.ramp_step, most=args.ramp_max, turns=args.turns,
+                url=args.url, env=env, caller_processes=args.caller_processes,
+                server_cpus=args.server_cpus,
+            )
+        )  # fmt: skip
+        print(ramp_table(ramp))
+        if args.json:
+            Path(args.json).write_text(json.dumps(ramp.to_json(), indent=2))
+        return 0 if ramp.calls_held else 1
     if args.soak:
         soak = run(run_soak(minutes=args.soak, calls=args.calls, media_calls=args.media_calls))
         print(table(soak))
@@ -92,6 +158,7 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
             url=args.url,
             barge_in=not args.no_barge_in and not args.media_only,
             media_only_s=args.media_only,
+            env=env,
         )
     )
     print(table(result))
