@@ -130,10 +130,12 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run: Any = uvloop.run
     except ImportError:  # uvloop is part of uvicorn[standard] on Linux and macOS only
         run = asyncio.run
-    if args.caller_cpus:
-        os.sched_setaffinity(0, args.caller_cpus)  # worker processes inherit it
-    env = _server_env(args.server_env)
-    if args.ramp:
+    # Namespaces built by hand (tests, older callers) may lack the newer options.
+    caller_cpus = getattr(args, "caller_cpus", None)
+    if caller_cpus:
+        os.sched_setaffinity(0, caller_cpus)  # worker processes inherit it
+    env = _server_env(getattr(args, "server_env", []))
+    if getattr(args, "ramp", False):
         ramp = run(
             run_ramp(
                 start=args.calls, step=args.ramp_step, most=args.ramp_max, turns=args.turns,
