@@ -14,6 +14,8 @@ from bridge.bench.png import histogram_png
 from bridge.bench.ramp import ramp_table, run_ramp
 from bridge.bench.run import BenchResult, run_bench
 from bridge.bench.soak import SoakResult, run_soak
+from bridge.bench.stt_throughput import run_stt_throughput
+from bridge.config import Settings
 
 TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2000,
            "barge_in_max_ms": 200, "cold_start_s": 10}  # fmt: skip
@@ -75,6 +77,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--server-env", action="append", default=[], metavar="KEY=VALUE",
         help="a setting for the bridge the bench starts (repeatable), e.g. BRIDGE_STT_BATCH=true",
     )  # fmt: skip
+    parser.add_argument(
+        "--stt-batch", type=int, default=0, metavar="N",
+        help="transcribe N turns one by one, then batched (BRIDGE_STT_* settings): time and "
+        "whether the text is the same (default: off)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
 
@@ -135,6 +142,13 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
     if caller_cpus:
         os.sched_setaffinity(0, caller_cpus)  # worker processes inherit it
     env = _server_env(getattr(args, "server_env", []))
+    if getattr(args, "stt_batch", 0):
+        throughput = run_stt_throughput(args.stt_batch, settings or Settings())
+        for key, value in throughput.summary().items():
+            print(f"{key:<22} {value}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(throughput.summary(), indent=2))
+        return 0 if throughput.same_text else 1
     if getattr(args, "ramp", False):
         ramp = run(
             run_ramp(
