@@ -29,6 +29,8 @@ class ThroughputResult:
     compute_type: str
     one_by_one_s: float
     batched_s: float
+    one_by_one_cpu_s: float  # CPU seconds of this process: stable on a shared machine
+    batched_cpu_s: float
     batches: list[int]
     same_text: bool
 
@@ -39,6 +41,8 @@ class ThroughputResult:
             "one_by_one_s": round(self.one_by_one_s, 3),
             "batched_s": round(self.batched_s, 3),
             "speed_up": round(self.one_by_one_s / self.batched_s, 2) if self.batched_s else None,
+            "one_by_one_cpu_s": round(self.one_by_one_cpu_s, 3),
+            "batched_cpu_s": round(self.batched_cpu_s, 3),
             "batch_sizes": ",".join(str(size) for size in self.batches),
             "same_text": self.same_text,
         }
@@ -70,16 +74,16 @@ def run_stt_throughput(turns: int, settings: Settings) -> ThroughputResult:
     batched = BatchedSpeechToText(stt, max_size=settings.stt_batch_size, max_wait_s=0.5)
     try:
         stt.warm()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         alone = [stt.transcribe_sync(a).text for a in audio]
-        one_by_one_s = time.perf_counter() - started
-        started = time.perf_counter()
+        one_by_one_s, one_by_one_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         futures = [batched.submit(a) for a in audio]
         together = [f.result().text for f in futures]
-        batched_s = time.perf_counter() - started
+        batched_s, batched_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     finally:
         batched.close()
     return ThroughputResult(
-        turns, stt.device, stt.compute_type, one_by_one_s, batched_s, batched.batches,
-        together == alone,
+        turns, stt.device, stt.compute_type, one_by_one_s, batched_s, one_by_one_cpu_s,
+        batched_cpu_s, batched.batches, together == alone,
     )  # fmt: skip

@@ -53,6 +53,13 @@ class Engines:
         await self.llm.close()
 
 
+def batch_stt(setting: str, device: str) -> bool:
+    """``auto`` batches on CUDA only: on a CPU, a batch cost as many CPU seconds as its
+    transcriptions one by one (measured with ``bridge bench --stt-batch``), and each call's
+    text came back only when the whole batch was done."""
+    return setting == "on" or (setting == "auto" and device == "cuda")
+
+
 def check_devices(settings: Settings) -> None:
     """Fail at once, with a message that says what to change, when a device was asked for that
     this machine cannot use (``BRIDGE_STT_DEVICE=cuda`` without a GPU, say), instead of
@@ -98,7 +105,7 @@ def load_engines(settings: Settings) -> Engines:
         api_key=settings.stt_api_key or settings.llm_api_key,
         timeout_s=settings.llm_timeout_s,
     )
-    if settings.stt_batch and isinstance(stt, SpeechToText):
+    if isinstance(stt, SpeechToText) and batch_stt(settings.stt_batch, stt.device):
         stt = BatchedSpeechToText(
             stt, max_size=settings.stt_batch_size, max_wait_s=settings.stt_batch_wait_ms / 1000
         )

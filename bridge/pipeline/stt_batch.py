@@ -157,11 +157,11 @@ class BatchedSpeechToText:
             started = self._clock()
             try:
                 self._transcribe_batch(batch, started)
-            except BaseException as exc:  # never leave a caller waiting
+            except Exception as exc:  # a bug here must not stop the worker for every call
+                log.exception("batched transcription failed")
                 for job in batch:
                     if not job.future.done():
                         job.future.set_exception(exc)
-                raise
 
     def _transcribe_batch(self, batch: list[_Job], started: float) -> None:
         shorts = [job.short for job in batch if job.short is not None]

@@ -6,7 +6,7 @@ import pytest
 
 from bridge import cli
 from bridge.config import Settings
-from bridge.pipeline.engines import check_devices
+from bridge.pipeline.engines import batch_stt, check_devices
 from bridge.pipeline.onnx import CUDA_PROVIDER, DeviceError, onnx_providers, resolve_onnx_device
 from bridge.pipeline.stt import STTError, cuda_devices, resolve_device
 
@@ -56,3 +56,14 @@ def test_serve_with_cuda_asked_for_exits_at_once_with_the_reason(
     assert "BRIDGE_STT_DEVICE=cuda but CTranslate2 finds no usable CUDA device" in (
         capsys.readouterr().err
     )
+
+
+def test_stt_batching_is_on_with_cuda_by_default_and_switchable() -> None:
+    assert batch_stt("auto", "cuda")
+    assert not batch_stt("auto", "cpu")
+    assert batch_stt("on", "cpu")
+    assert not batch_stt("off", "cuda")
+    assert Settings(stt_batch="true").stt_batch == "on"  # true/false as for other switches
+    assert Settings(stt_batch="false").stt_batch == "off"
+    with pytest.raises(ValueError, match="'auto', 'on' or 'off'"):
+        Settings(stt_batch="maybe")
