@@ -112,7 +112,7 @@ class BatchedSpeechToText:
             if self._closed:
                 job.future.cancel()
                 return job.future
-            self._queue.add(job, group=self._group(job), now=job.submitted, early=early)
+            self._queue.add(job, group=self._group(job), now=self._clock(), early=early)
             self._ready.notify()
         return job.future
 

@@ -163,11 +163,13 @@ async def test_a_cancelled_transcription_is_dropped_from_the_queue(
     assert await asyncio.to_thread(decoder.started.wait, 10)
     waiting = asyncio.create_task(batched.transcribe(np.full(160, 7, "<i2").tobytes(), early=True))
     final = asyncio.create_task(batched.transcribe(np.full(160, 8, "<i2").tobytes()))
-    for _ in range(100):  # both queued (features are computed on a worker thread first)
+    for _ in range(1000):  # both queued (features are computed on a worker thread first)
         if len(batched._queue) == 2:
             break
         await asyncio.sleep(0.01)
+    assert len(batched._queue) == 2
     waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)  # its queued job is cancelled with it
     decoder.release.set()
     assert (await final).text == f"text {8 / 32768:g}"  # PCM 8 as a float
     await asyncio.wrap_future(busy)
