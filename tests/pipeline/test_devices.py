@@ -67,3 +67,16 @@ def test_stt_batching_is_on_with_cuda_by_default_and_switchable() -> None:
     assert Settings(stt_batch="false").stt_batch == "off"
     with pytest.raises(ValueError, match="'auto', 'on' or 'off'"):
         Settings(stt_batch="maybe")
+
+
+def test_with_a_gpu_auto_picks_cuda_with_float16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctranslate2
+
+    from bridge.pipeline import stt as stt_module
+
+    monkeypatch.setattr(stt_module, "cuda_devices", lambda: 1)
+    monkeypatch.setattr(
+        ctranslate2, "get_supported_compute_types", lambda device: {"float16", "int8", "float32"}
+    )
+    assert resolve_device("auto", "auto") == ("cuda", "float16")
+    assert resolve_device("cuda", "int8") == ("cuda", "int8")
