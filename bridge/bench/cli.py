@@ -62,6 +62,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--ramp-max", type=int, default=400, help="the ramp's last level (default: %(default)s)"
     )
     parser.add_argument(
+        "--ramp-limit-ms", type=float, default=1000.0,
+        help="the turn-gap p95 a ramp level must stay within (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--caller-processes", type=int, default=0, metavar="N",
         help="ramp: run the simulated callers in N worker processes (default: in this one)",
     )  # fmt: skip
@@ -153,7 +157,8 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         ramp = run(
             run_ramp(
                 start=args.calls, step=args.ramp_step, most=args.ramp_max, turns=args.turns,
-                url=args.url, env=env, caller_processes=args.caller_processes,
+                url=args.url, env=env, limit_ms=args.ramp_limit_ms,
+                caller_processes=args.caller_processes,
                 server_cpus=args.server_cpus,
             )
         )  # fmt: skip
