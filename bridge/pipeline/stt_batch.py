@@ -6,9 +6,9 @@ One worker thread per model takes batches from a :class:`~bridge.pipeline.batch_
 wait at most) and runs them through CTranslate2's ``generate`` on a batch of features, the same
 trimmed-window decode that :mod:`bridge.pipeline.short_audio` runs for one. Inputs share a
 batch only when their window and prompt length match, so each call gets the very text it would
-get alone (faster-whisper's ``BatchedInferencePipeline`` was not used: it pads every input to the
-30 s window and segments with its own VAD, which changes the text and costs three times more on
-a CPU). Audio the short path cannot take (long turns, language detection), and any transcript it
+get alone (faster-whisper's ``BatchedInferencePipeline`` was not used: it pads every input to
+the 30 s window, about three times the trimmed window's cost on a CPU, and cuts audio with its
+own VAD; and a different window can give different words). Audio the short path cannot take (long turns, language detection), and any transcript it
 gives up on, goes through the full path on the same worker, one at a time.
 
 A failure belongs to one input: when a batch fails, each input is decoded alone, and only the
