@@ -8,8 +8,9 @@ trimmed-window decode that :mod:`bridge.pipeline.short_audio` runs for one. Inpu
 batch only when their window and prompt length match, so each call gets the very text it would
 get alone (faster-whisper's ``BatchedInferencePipeline`` was not used: it pads every input to
 the 30 s window, about three times the trimmed window's cost on a CPU, and cuts audio with its
-own VAD; and a different window can give different words). Audio the short path cannot take (long turns, language detection), and any transcript it
-gives up on, goes through the full path on the same worker, one at a time.
+own VAD; and a different window can give different words). Audio the short path cannot take
+(long turns, language detection), and any transcript it gives up on, goes through the full path
+on the same worker, one at a time.
 
 A failure belongs to one input: when a batch fails, each input is decoded alone, and only the
 one that fails again reports an error to its call.
