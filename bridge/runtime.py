@@ -72,10 +72,13 @@ class Runtime:
         if self.engines is None:
             return None
         settings = self.settings
+        devices = self.engines.devices()
         return {
             "stt_model": settings.stt_model,
-            "stt_device": str(getattr(self.engines.stt, "device", "unknown")),
+            "stt_device": devices["stt"]["device"],
+            "stt_batch": str(devices["stt"]["batch"]),
             "tts_backend": settings.tts_backend,
+            "tts_device": devices["tts"]["device"],
             "llm_model": "canned" if settings.llm_backend == "canned" else settings.llm_model,
         }
 
