@@ -39,7 +39,9 @@ async def readyz(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     state = runtime.admission.state
     if state == "ready":
-        return JSONResponse({"status": "ready"})
+        engines = runtime.engines
+        devices = engines.devices() if engines is not None else {}
+        return JSONResponse({"status": "ready", "devices": devices})
     if state == "loading" and runtime.load_error:
         return JSONResponse({"status": "failed", "error": runtime.load_error}, status_code=503)
     body: dict[str, Any] = {"status": state}
@@ -69,7 +71,11 @@ async def metrics(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> JSONResponse:
-    settings = runtime_of(request).settings
+    """The models this bridge serves; once loaded, the STT and TTS entries say where they run
+    (``device``: what ``BRIDGE_STT_DEVICE`` / ``BRIDGE_TTS_DEVICE`` resolved to)."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    devices = runtime.engines.devices() if runtime.engines is not None else {}
     llm_model = "canned" if settings.llm_backend == "canned" else settings.llm_model
     entries = [
         (llm_model, "llm"),
@@ -77,7 +83,13 @@ async def list_models(request: Request) -> JSONResponse:
         (settings.tts_voice if settings.tts_backend == "piper" else settings.tts_model, "tts"),
     ]
     data: list[dict[str, Any]] = [
-        {"id": model_id, "object": "model", "created": 0, "owned_by": f"voice-bridge:{kind}"}
+        {
+            "id": model_id,
+            "object": "model",
+            "created": 0,
+            "owned_by": f"voice-bridge:{kind}",
+            **devices.get(kind, {}),
+        }
         for model_id, kind in entries
         if model_id
     ]

@@ -20,6 +20,8 @@ from bridge.tracing import TracingUnavailable
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import create_app
+    from bridge.pipeline.engines import check_devices
+    from bridge.pipeline.onnx import DeviceError
     from bridge.server import GracefulServer
 
     overrides = {"host": args.host, "port": args.port}
@@ -28,6 +30,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         get_logger("bridge").warning(
             "no BRIDGE_API_KEYS set: the API is open to anyone who can reach it"
         )
+    try:
+        check_devices(settings)
+    except DeviceError as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
     try:
         app = create_app(settings)
     except DialplanInvalid as exc:

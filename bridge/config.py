@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     stt_cpu_threads: int = Field(default=0, ge=0)
     stt_workers: int = Field(default=1, ge=1, le=64)
     stt_short_context: bool = True
+    # Cross-call batching: transcriptions ready together run as one batch (one worker). auto:
+    # on with CUDA; off on a CPU, where it was measured to save nothing (see the README).
+    stt_batch: Literal["auto", "on", "off"] = "auto"
+    stt_batch_size: int = Field(default=8, ge=1, le=256)
+    stt_batch_wait_ms: float = Field(default=5.0, ge=0.0, le=100.0)
     prefetch_reply: bool = True
 
     # Text-to-speech
@@ -65,6 +70,7 @@ class Settings(BaseSettings):
     tts_api_key: str = ""
     tts_workers: int = Field(default=1, ge=1, le=64)
     tts_cpu_threads: int = Field(default=0, ge=0)
+    tts_device: Literal["auto", "cpu", "cuda"] = "auto"  # Piper on onnxruntime's CUDA provider
 
     # LLM (any OpenAI-compatible chat completions endpoint, or canned replies offline)
     llm_backend: Literal["openai", "canned"] = "openai"
@@ -159,6 +165,19 @@ class Settings(BaseSettings):
         # A comma-separated list is friendlier in an env file than JSON.
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("stt_batch", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        # true/false as for the other switches, besides auto.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off"}.get(
+                lowered, lowered
+            )
         return value
 
     @field_validator("audiosocket_port", "sip_port", mode="before")

@@ -72,10 +72,13 @@ class Runtime:
         if self.engines is None:
             return None
         settings = self.settings
+        devices = self.engines.devices()
         return {
             "stt_model": settings.stt_model,
-            "stt_device": str(getattr(self.engines.stt, "device", "unknown")),
+            "stt_device": devices["stt"]["device"],
+            "stt_batch": str(devices["stt"]["batch"]),
             "tts_backend": settings.tts_backend,
+            "tts_device": devices["tts"]["device"],
             "llm_model": "canned" if settings.llm_backend == "canned" else settings.llm_model,
         }
 
@@ -108,7 +111,15 @@ class Runtime:
             self.load_error = str(exc)
             log.error("model loading failed", error=self.load_error)
             return
-        log.info("ready", load_s=round(self.engines.load_s, 2), stt_device=self.engines.stt.device)
+        devices = self.engines.devices()
+        log.info(
+            "ready",
+            load_s=round(self.engines.load_s, 2),
+            stt_device=devices["stt"]["device"],
+            stt_compute_type=devices["stt"].get("compute_type"),
+            stt_batch=devices["stt"]["batch"],
+            tts_device=devices["tts"]["device"],
+        )
 
     async def check_llm(self) -> None:
         """Say in one start-up line which LLM answers calls, and whether it answers."""

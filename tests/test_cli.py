@@ -73,7 +73,9 @@ def test_make_run_serves_ready_with_the_bundled_models_and_no_network(
 ) -> None:
     wait_for_line(make_run, '"event": "ready"')
     base = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+    ready = httpx.get(f"{base}/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["devices"]["stt"] == {"device": "cpu", "compute_type": "int8", "batch": 1}
     models = {m["id"] for m in httpx.get(f"{base}/v1/models").json()["data"]}
     assert {"tiny.en", "en_US-joe-medium"} <= models
     os.killpg(make_run.pid, signal.SIGTERM)  # as Ctrl-C or a service manager would

@@ -40,6 +40,7 @@ async def test_metrics_after_a_two_turn_call(bridge: RunningBridge, piper: Piper
     assert value("bridge_draining") == 0
     assert value("bridge_ready") == 1
     assert value("bridge_model_info", stt_model="tiny.en", llm_model="gpt-4o-mini") == 1
+    assert value("bridge_model_info", stt_device="cpu", stt_batch="1", tts_device="cpu") == 1
     # Two turns: each timed once from the caller's speech to the reply's first audio.
     assert value("bridge_turn_gap_seconds_count") == 2
     latencies = [r.latency_ms for r in reports]

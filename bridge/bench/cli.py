@@ -7,13 +7,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from bridge.bench.png import histogram_png
+from bridge.bench.ramp import ramp_table, run_ramp
 from bridge.bench.run import BenchResult, run_bench
 from bridge.bench.soak import SoakResult, run_soak
+from bridge.bench.stt_throughput import run_stt_throughput
 from bridge.bench.turn_run import EAGERNESS, TurnBenchResult, TurnDetection, run_turn_bench
+from bridge.config import Settings
 
 TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2000,
            "barge_in_max_ms": 200, "cold_start_s": 10}  # fmt: skip
@@ -54,6 +58,44 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--media-calls", type=int, default=50,
         help="media-only calls beside the conversational ones in a soak (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--ramp", action="store_true",
+        help="ramp simultaneous calls from --calls up by --ramp-step until the turn-gap p95 "
+        "passes 1 s; report the calls held, per-stage latency and GPU use",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ramp-step", type=int, default=4, help="calls added per ramp level (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ramp-max", type=int, default=400, help="the ramp's last level (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ramp-limit-ms", type=float, default=1000.0,
+        help="the turn-gap p95 a ramp level must stay within (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--caller-processes", type=int, default=0, metavar="N",
+        help="ramp: run the simulated callers in N worker processes (default: in this one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-cpus", type=_cpus, metavar="LIST",
+        help="ramp: pin the bridge the bench starts to these CPUs (e.g. 0-11)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--caller-cpus", type=_cpus, metavar="LIST",
+        help="pin the bench and its callers to these CPUs (e.g. 12-15)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stt-batch", type=int, default=0, metavar="N",
+        help="transcribe N turns one by one, then batched (BRIDGE_STT_* settings): time and "
+        "whether the text is the same (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bridge-env", "--server-env", dest="bridge_env", action="append", default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the bridge the bench starts, in every mode (repeatable), e.g. "
+        "BRIDGE_STT_BATCH=on",
+    )  # fmt: skip
     turns = parser.add_argument_group("turn-taking (--turn-taking)")
     turns.add_argument(
         "--turn-taking", action="store_true",
@@ -76,16 +118,23 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--eagerness", choices=EAGERNESS, default="auto",
         help="semantic_vad: how eager to answer (default: %(default)s)",
     )  # fmt: skip
-    turns.add_argument(
-        "--bridge-env", action="append", default=[], metavar="NAME=VALUE",
-        help="a setting for the bridge the bench starts (repeatable), e.g. "
-        "BRIDGE_PREFETCH_REPLY=false",
-    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument(
         "--png", metavar="FILE",
         help="also write a turn-gap histogram (PNG) here (--turn-taking: complete questions)",
     )  # fmt: skip
+
+
+def _cpus(text: str) -> set[int]:
+    """``0-3,6`` -> {0, 1, 2, 3, 6}."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CPU list: {text!r} (write 0-3,6)") from None
+    return cpus
 
 
 def table(result: BenchResult | SoakResult | TurnBenchResult) -> str:
@@ -123,6 +172,35 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
     if args.turn_taking:
         return _turn_taking(args, run)
     calls = 4 if args.calls is None else args.calls
+    # Namespaces built by hand (tests, older callers) may lack the newer options.
+    caller_cpus = getattr(args, "caller_cpus", None)
+    if caller_cpus:
+        os.sched_setaffinity(0, caller_cpus)  # worker processes inherit it
+    try:
+        env = bridge_env(getattr(args, "bridge_env", []))
+    except ValueError as exc:
+        print(f"bridge bench: {exc}")
+        return 2
+    if getattr(args, "stt_batch", 0):
+        throughput = run_stt_throughput(args.stt_batch, settings or Settings())
+        for key, value in throughput.summary().items():
+            print(f"{key:<22} {value}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(throughput.summary(), indent=2))
+        return 0 if throughput.same_text else 1
+    if getattr(args, "ramp", False):
+        ramp = run(
+            run_ramp(
+                start=calls, step=args.ramp_step, most=args.ramp_max, turns=args.turns,
+                url=args.url, env=env, limit_ms=args.ramp_limit_ms,
+                caller_processes=args.caller_processes,
+                server_cpus=args.server_cpus,
+            )
+        )  # fmt: skip
+        print(ramp_table(ramp))
+        if args.json:
+            Path(args.json).write_text(json.dumps(ramp.to_json(), indent=2))
+        return 0 if ramp.calls_held else 1
     if args.soak:
         soak = run(run_soak(minutes=args.soak, calls=calls, media_calls=args.media_calls))
         print(table(soak))
@@ -136,6 +214,7 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
             url=args.url,
             barge_in=not args.no_barge_in and not args.media_only,
             media_only_s=args.media_only,
+            env=env,
         )
     )
     print(table(result))

@@ -205,7 +205,7 @@ class LocalConversation:
             self._drop_early()  # the caller went on talking: that transcript is stale
         if quiet_ms < EARLY_TRANSCRIBE_MS or self._early is not None:
             return
-        job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms)))
+        job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms), early=True))
         job.add_done_callback(_retrieve)  # a stale job's failure is nobody's business
         job.add_done_callback(self._prefetch_reply)
         self._early = (end_ms, job)
@@ -216,12 +216,13 @@ class LocalConversation:
             self._early = None
         self._drop_prefetch()  # it answers words the caller has not finished
 
-    async def _speech_to_text(self, pcm: bytes) -> Transcript:
+    async def _speech_to_text(self, pcm: bytes, *, early: bool = False) -> Transcript:
         transcription = self.config.input_transcription
         return await self._engines.stt.transcribe(
             StreamResampler(self._input.rate, STT_RATE).process(pcm),
             language=transcription.language if transcription else None,
             prompt=transcription.prompt if transcription else None,
+            early=early,
         )
 
     def _commit(self, pcm: bytes, item_id: str, *, respond: bool) -> None:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge.config import Settings
 from bridge.pipeline.canned_llm import CannedLLM
 from bridge.pipeline.cpu import linux_libc_function
 from bridge.pipeline.llm import ChatLLM
-from bridge.pipeline.stt import Transcriber, create_stt
+from bridge.pipeline.onnx import DeviceError, resolve_onnx_device
+from bridge.pipeline.stt import (
+    SpeechToText,
+    STTError,
+    Transcriber,
+    create_stt,
+    resolve_device,
+)
+from bridge.pipeline.stt_batch import BatchedSpeechToText
 from bridge.pipeline.tts import TextToSpeech, create_tts
 from bridge.pipeline.vad import SileroVad
 
@@ -24,6 +33,14 @@ class Engines:
     voices: dict[str, TextToSpeech] = field(default_factory=dict)  # mapped voice names
     load_s: float = 0.0
 
+    def devices(self) -> dict[str, Any]:
+        """Where each model runs, as /readyz, /v1/models and the start-up log report it."""
+        stt: dict[str, Any] = {"device": str(getattr(self.stt, "device", "unknown"))}
+        if (compute_type := getattr(self.stt, "compute_type", None)) is not None:
+            stt["compute_type"] = str(compute_type)
+        stt["batch"] = int(getattr(self.stt, "max_size", 1))  # 1: no cross-call batching
+        return {"stt": stt, "tts": {"device": str(getattr(self.tts, "device", "cpu"))}}
+
     def tts_for(self, voice: str) -> TextToSpeech:
         """The engine for a requested voice name; unmapped names get the default voice."""
         return self.voices.get(voice, self.tts)
@@ -34,6 +51,26 @@ class Engines:
         for tts in {id(t): t for t in (self.tts, *self.voices.values())}.values():
             await tts.close()
         await self.llm.close()
+
+
+def batch_stt(setting: str, device: str) -> bool:
+    """``auto`` batches on CUDA only: on a CPU, a batch cost as many CPU seconds as its
+    transcriptions one by one (measured with ``bridge bench --stt-batch``), and each call's
+    text came back only when the whole batch was done."""
+    return setting == "on" or (setting == "auto" and device == "cuda")
+
+
+def check_devices(settings: Settings) -> None:
+    """Fail at once, with a message that says what to change, when a device was asked for that
+    this machine cannot use (``BRIDGE_STT_DEVICE=cuda`` without a GPU, say), instead of
+    serving with a bridge that never becomes ready."""
+    try:
+        if settings.stt_backend == "local":
+            resolve_device(settings.stt_device, settings.stt_compute_type)
+        if settings.tts_backend == "piper":
+            resolve_onnx_device(settings.tts_device)
+    except (STTError, DeviceError) as exc:
+        raise DeviceError(str(exc)) from exc
 
 
 def create_llm(settings: Settings) -> ChatLLM:
@@ -52,6 +89,7 @@ def create_llm(settings: Settings) -> ChatLLM:
 def load_engines(settings: Settings) -> Engines:
     """Load every model (blocking: call it from a worker thread) and warm them up."""
     started = time.perf_counter()
+    check_devices(settings)
     stt = create_stt(
         settings.stt_backend,
         model=settings.stt_model,
@@ -67,6 +105,10 @@ def load_engines(settings: Settings) -> Engines:
         api_key=settings.stt_api_key or settings.llm_api_key,
         timeout_s=settings.llm_timeout_s,
     )
+    if isinstance(stt, SpeechToText) and batch_stt(settings.stt_batch, stt.device):
+        stt = BatchedSpeechToText(
+            stt, max_size=settings.stt_batch_size, max_wait_s=settings.stt_batch_wait_ms / 1000
+        )
     by_target: dict[str, TextToSpeech] = {}
 
     def voice(target: str) -> TextToSpeech:
@@ -79,6 +121,7 @@ def load_engines(settings: Settings) -> Engines:
                 speed=settings.tts_speed,
                 workers=settings.tts_workers,
                 cpu_threads=settings.tts_cpu_threads,
+                device=settings.tts_device,
                 base_url=settings.tts_base_url or settings.llm_base_url,
                 api_key=settings.tts_api_key or settings.llm_api_key,
                 timeout_s=settings.llm_timeout_s,

@@ -46,3 +46,53 @@ def cpu_session(model: Path, threads: int) -> Any:
             "loading the model without the convolution rewrite", model=str(model), error=str(exc)
         )
         return session(str(model))
+
+
+class DeviceError(Exception):
+    """A device was asked for that this machine cannot use."""
+
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+def onnx_providers() -> list[str]:
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
+def resolve_onnx_device(device: str) -> str:
+    """``auto``: CUDA when onnxruntime has its CUDA provider (the ``onnxruntime-gpu`` build),
+    else the CPU. ``cuda`` without that provider is an error that says how to get it."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise DeviceError(f"unknown TTS device {device!r}: choose auto, cpu or cuda")
+    has_cuda = CUDA_PROVIDER in onnx_providers()
+    if device == "cuda" and not has_cuda:
+        raise DeviceError(
+            "BRIDGE_TTS_DEVICE=cuda but onnxruntime has no CUDA provider (providers: "
+            f"{', '.join(onnx_providers())}): replace onnxruntime with onnxruntime-gpu "
+            "(pip uninstall -y onnxruntime && pip install onnxruntime-gpu), or use auto or cpu"
+        )
+    if device == "auto":
+        return "cuda" if has_cuda else "cpu"
+    return device
+
+
+def session_on(model: Path, threads: int, device: str) -> Any:
+    """A session for ``model`` on ``device`` (``cpu`` or ``cuda``, as resolved). On CUDA the
+    graph is loaded as it is (the convolution rewrite is for the CPU's kernels), and a session
+    that fell back to the CPU (onnxruntime does so quietly when the CUDA libraries are missing)
+    is an error rather than a slow surprise."""
+    if device != "cuda":
+        return cpu_session(model, threads)
+    import onnxruntime
+
+    options = cpu_session_options(threads)
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=[CUDA_PROVIDER, "CPUExecutionProvider"]
+    )
+    if session.get_providers()[0] != CUDA_PROVIDER:
+        raise DeviceError(
+            "onnxruntime could not start its CUDA provider (are CUDA 12 and cuDNN 9 installed?)"
+        )
+    return session

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,17 +53,32 @@ def repeats_itself(text: str) -> bool:
     return False
 
 
-def transcribe_short(
+@dataclass(frozen=True)
+class ShortInput:
+    """One utterance made ready for the trimmed-window decode. Inputs with the same ``shape``
+    can share one ``generate`` call: the same window length (a longer window of silence
+    changes the text: measured, "Paris" became "pairs" with one second more) and the same
+    prompt length (CTranslate2 needs the start token at one position across a batch)."""
+
+    window: npt.NDArray[np.float32]  # (mels, frames)
+    tokens: list[int]
+    max_length: int
+    tokenizer: Any
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.window.shape[1], len(self.tokens)
+
+
+def prepare_short(
     model: Any, audio: npt.NDArray[np.float32], language: str | None, prompt: str | None
-) -> str | None:
-    """The text of ``audio`` (16 kHz mono float), or None when the full path must do it."""
+) -> ShortInput | None:
+    """``audio`` (16 kHz mono float) ready to decode, or None when the full path must do it."""
     from faster_whisper.tokenizer import Tokenizer
 
     multilingual = bool(model.model.is_multilingual)
     if len(audio) / 16_000 > MAX_AUDIO_S or (multilingual and not language):
         return None
-    import ctranslate2
-
     features = model.feature_extractor(audio)  # (mels, frames) with Whisper's own padding
     frames = min(WINDOW_FRAMES, _round_up(len(audio) // 160 + SILENCE_AFTER_FRAMES, 100))
     window = np.full((features.shape[0], frames), features.min(), dtype=np.float32)
@@ -75,22 +92,45 @@ def transcribe_short(
         tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:]]
     tokens += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     max_length = len(tokens) + int(16 + 10 * len(audio) / 16_000)  # far above any talker's rate
-    (result,) = model.model.generate(
-        ctranslate2.StorageView.from_array(np.ascontiguousarray(window[np.newaxis])),
-        [tokens],
+    return ShortInput(window, tokens, max_length, tokenizer)
+
+
+def decode_short(model: Any, inputs: Sequence[ShortInput]) -> list[str | None]:
+    """The text of each input, decoded together in one batch (all of one ``shape``), or None
+    for an input the full path must do. Greedy decoding is per row: an input's text is the
+    same alone or in a batch, and a longer ``max_length`` for the batch only lets a row run
+    on past its own limit, which counts as a loop, as it would alone."""
+    import ctranslate2
+
+    if len({item.shape for item in inputs}) > 1:
+        raise ValueError("inputs of different shapes cannot share a batch")
+    windows = np.ascontiguousarray(np.stack([item.window for item in inputs]))
+    results = model.model.generate(
+        ctranslate2.StorageView.from_array(windows),
+        [item.tokens for item in inputs],
         beam_size=1,
-        max_length=max_length,
+        max_length=max(item.max_length for item in inputs),
         return_no_speech_prob=True,
         suppress_blank=True,
     )
-    ids = result.sequences_ids[0]
-    text = str(tokenizer.decode(ids)).strip()
-    ran_out = len(ids) >= max_length - len(tokens) - 1  # still talking at the limit: a loop
-    if result.no_speech_prob > NO_SPEECH or ran_out or repeats_itself(text):
+    texts: list[str | None] = []
+    for item, result in zip(inputs, results, strict=True):
+        ids = result.sequences_ids[0]
+        text = str(item.tokenizer.decode(ids)).strip()
+        ran_out = len(ids) >= item.max_length - len(item.tokens) - 1  # talking at the limit
         # Likely no speech (where the short window hallucinates "you"), or a loop after all:
         # the full window decides, as faster-whisper would.
-        return None
-    return text
+        bad = result.no_speech_prob > NO_SPEECH or ran_out or repeats_itself(text)
+        texts.append(None if bad else text)
+    return texts
+
+
+def transcribe_short(
+    model: Any, audio: npt.NDArray[np.float32], language: str | None, prompt: str | None
+) -> str | None:
+    """The text of ``audio`` (16 kHz mono float), or None when the full path must do it."""
+    item = prepare_short(model, audio, language, prompt)
+    return None if item is None else decode_short(model, [item])[0]
 
 
 def _round_up(value: int, step: int) -> int:

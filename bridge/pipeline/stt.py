@@ -44,8 +44,16 @@ class Transcriber(Protocol):
     device: str
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
-    ) -> Transcript: ...
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        early: bool = False,
+    ) -> Transcript:
+        """``early``: a transcription of a turn that may not have ended (it may wait behind
+        final ones where transcriptions are batched)."""
+        ...
 
     def warm(self) -> None: ...
 
@@ -67,14 +75,42 @@ def resolve_model(name: str) -> str:
     return name  # a name faster-whisper finds in the local cache (never downloaded at run time)
 
 
-def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
-    """``auto`` means CUDA with float16 when a GPU is present, else the CPU with int8."""
-    if device == "auto":
-        import ctranslate2
+def cuda_devices() -> int:
+    """CUDA devices CTranslate2 can use (0 without a GPU, a driver or the CUDA libraries)."""
+    import ctranslate2
 
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    try:
+        return int(ctranslate2.get_cuda_device_count())
+    except RuntimeError:  # a driver too old for the CUDA runtime, say
+        return 0
+
+
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    """``auto`` means CUDA with float16 when a GPU is usable, else the CPU with int8. Asking for
+    ``cuda`` where it is not usable, or a compute type the device cannot do, is an error that
+    says so at start-up rather than a model that fails on the first call."""
+    import ctranslate2
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise STTError(f"unknown STT device {device!r}: choose auto, cpu or cuda")
+    if device == "auto":
+        device = "cuda" if cuda_devices() > 0 else "cpu"
+    elif device == "cuda" and cuda_devices() == 0:
+        raise STTError(
+            "BRIDGE_STT_DEVICE=cuda but CTranslate2 finds no usable CUDA device (no GPU, no "
+            "NVIDIA driver, or a driver older than CUDA 12); use auto or cpu"
+        )
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"
+    try:
+        supported = set(ctranslate2.get_supported_compute_types(device))
+    except RuntimeError as exc:
+        raise STTError(f"STT device {device!r} is not usable: {exc}") from exc
+    if compute_type != "default" and compute_type not in supported:
+        raise STTError(
+            f"STT compute type {compute_type!r} is not supported on {device}: "
+            f"choose auto or one of {', '.join(sorted(supported))}"
+        )
     return device, compute_type
 
 
@@ -123,6 +159,11 @@ class SpeechToText:
             initargs=("stt",),
         )
 
+    @property
+    def model(self) -> Any:
+        """The faster-whisper model (the batched transcriber runs it directly)."""
+        return self._model
+
     def transcribe_sync(
         self,
         audio: npt.NDArray[np.float32],
@@ -142,11 +183,22 @@ class SpeechToText:
                     audio_s=len(audio) / SAMPLE_RATE,
                     elapsed_s=time.perf_counter() - started,
                 )
+        return self.transcribe_full(audio, language=language, prompt=prompt)
+
+    def transcribe_full(
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        """faster-whisper's own path: the 30 s window, language detection, long audio."""
+        started = time.perf_counter()
         options: dict[str, Any] = {
             # Greedy decoding and no timestamps: a phone turn is short and latency matters.
             "beam_size": self.beam_size,
-            "language": language,
-            "initial_prompt": prompt,
+            "language": language or self.language,
+            "initial_prompt": prompt or self.prompt,
             "condition_on_previous_text": False,
             "without_timestamps": True,
             "vad_filter": False,
@@ -172,7 +224,12 @@ class SpeechToText:
             self.transcribe_sync(silence)
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        early: bool = False,
     ) -> Transcript:
         """Transcribe 16 kHz 16-bit mono PCM on the STT thread pool."""
         audio = np.frombuffer(pcm16k, dtype="<i2").astype(np.float32) / 32768.0
@@ -261,7 +318,12 @@ class OpenAITranscriber:
         """Nothing to load here: the endpoint keeps its own model warm."""
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        early: bool = False,
     ) -> Transcript:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(

