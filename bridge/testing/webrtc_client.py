@@ -100,6 +100,12 @@ class WebRTCClient:
                 if event["type"] == kind:
                     return event
 
+    async def wait_received_until(self, moment: float) -> None:
+        """Return once audio that arrived at or after ``moment`` (monotonic) is recorded."""
+        while not self.received or self.received[-1][0] < moment:
+            self.arrived.clear()
+            await self.arrived.wait()
+
     def audio_since(self, start: float) -> bytes:
         return b"".join(pcm for at, pcm in self.received if at >= start)
 
