@@ -1,9 +1,9 @@
 """A WebRTC client for tests, on aiortc: it acts like a browser talking to ``/v1/realtime``.
 
-It sends audio from a paced track (PCM16 mono 48 kHz pushed in), records what it receives with
-arrival times, creates the ``oai-events`` data channel and collects the events on it. The offer
-is gathered before it is posted, as browsers send it; ``strip`` removes the candidate lines, as
-a browser that does not wait for gathering sends it.
+It sends audio from a paced track (PCM16 mono 24 kHz pushed in), records what it receives
+(at ``rate``, 48 kHz by default) with arrival times, creates the ``oai-events`` data channel
+and collects the events on it. The offer is gathered before it is posted, as browsers send it;
+``strip`` removes the candidate lines, as a browser that does not wait for gathering sends it.
 """
 
 from __future__ import annotations
@@ -15,17 +15,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bridge.webrtc.compat import shorten_jitter_buffer
 from bridge.webrtc.inbound import FrameConverter
 from bridge.webrtc.outbound import PacedAudioTrack
 from bridge.webrtc.sdp import strip_candidates
 
 
 class WebRTCClient:
-    def __init__(self, *, rate: int = 48_000) -> None:
+    def __init__(self, *, rate: int = 48_000, jitter_prefetch: int | None = None) -> None:
+        """``jitter_prefetch``: packets aiortc's receive jitter buffer holds (None: aiortc's
+        default of 4, 80 ms; a browser adapts its own to the network)."""
         self.pc = RTCPeerConnection()  # no ICE servers: loopback only
         self.mic = PacedAudioTrack()
         self.pc.addTrack(self.mic)
@@ -33,6 +37,7 @@ class WebRTCClient:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.all_events: list[dict[str, Any]] = []
         self.rate = rate
+        self._jitter_prefetch = jitter_prefetch
         self.received: list[tuple[float, bytes]] = []  # (arrival, mono PCM16 at ``rate``)
         self.arrived = asyncio.Event()  # set on every received frame
         self._readers: set[asyncio.Task[None]] = set()
@@ -57,9 +62,9 @@ class WebRTCClient:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            channels = len(frame.layout.channels)  # type: ignore[union-attr]
-            pcm = bytes(frame.planes[0])[: frame.samples * 2 * channels]  # type: ignore[union-attr]
-            audio = converter.convert(pcm, channels=channels, rate=frame.sample_rate)  # type: ignore[union-attr]
+            if not isinstance(frame, av.AudioFrame):
+                continue
+            audio = converter.convert(frame)
             self.received.append((time.monotonic(), audio))
             self.arrived.set()
 
@@ -78,6 +83,9 @@ class WebRTCClient:
         """Post the offer through ``post`` (which returns the answer) and wait for the channel."""
         answer = await post(await self.offer(strip=strip))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        if self._jitter_prefetch is not None:
+            for receiver in self.pc.getReceivers():
+                shorten_jitter_buffer(receiver, self._jitter_prefetch)
         opened = asyncio.Event()
         if self.channel.readyState == "open":
             opened.set()
@@ -88,9 +96,9 @@ class WebRTCClient:
     def send(self, event: dict[str, Any]) -> None:
         self.channel.send(json.dumps(event))
 
-    def say(self, pcm48: bytes) -> None:
-        """Speak ``pcm48`` (mono PCM16 at 48 kHz) into the call, in real time."""
-        self.mic.push(pcm48)
+    def say(self, pcm: bytes) -> None:
+        """Speak ``pcm`` (mono PCM16 at 24 kHz) into the call, in real time."""
+        self.mic.push(pcm)
 
     async def next_event(self, kind: str, within: float = 20.0) -> dict[str, Any]:
         """Wait for the next event of type ``kind`` (earlier events of other types pass)."""

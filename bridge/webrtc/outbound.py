@@ -21,15 +21,19 @@ from collections.abc import Awaitable, Callable
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-RATE = 48_000  # Opus's clock; PCMU/PCMA encoders in aiortc resample from it
+# The engine's PCM rate: aiortc's encoders resample to their own (48 kHz stereo for Opus, 8 kHz
+# for G.711) with libswresample on the executor thread that encodes, so the event loop never
+# resamples outbound audio.
+RATE = 24_000
 FRAME_MS = 20
-FRAME_SAMPLES = RATE * FRAME_MS // 1000  # 960
+FRAME_SAMPLES = RATE * FRAME_MS // 1000  # 480
 FRAME_BYTES = FRAME_SAMPLES * 2  # mono s16
 MAX_LATE_S = 0.1  # further behind than this (a stalled loop), the clock restarts from now
 
 
 class OutboundQueue:
-    """Mono PCM16 at 48 kHz waiting to be sent, and how much of the current reply was sent."""
+    """Mono PCM16 at :data:`RATE` waiting to be sent, and how much of the current reply was
+    sent."""
 
     def __init__(self) -> None:
         self._queue = bytearray()
@@ -93,8 +97,9 @@ class PacedAudioTrack(MediaStreamTrack):
 
     # --- what the door and the listener use ------------------------------------------------
 
-    def push(self, pcm48: bytes) -> None:
-        self.queue.push(pcm48)
+    def push(self, pcm: bytes) -> None:
+        """Queue mono PCM16 at :data:`RATE`."""
+        self.queue.push(pcm)
 
     def clear(self) -> bool:
         return self.queue.clear()

@@ -27,6 +27,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 
 from bridge.logging import get_logger
+from bridge.webrtc import compat
+from bridge.webrtc.compat import shorten_jitter_buffer
 from bridge.webrtc.outbound import PacedAudioTrack
 from bridge.webrtc.sdp import rewrite_candidates
 
@@ -75,6 +77,7 @@ class Peer:
         *,
         track: PacedAudioTrack | None = None,
     ) -> None:
+        compat.install()
         self.settings = settings
         self.pc = RTCPeerConnection(settings.rtc_configuration())
         self.track = track or PacedAudioTrack()
@@ -104,6 +107,8 @@ class Peer:
         self.pc.addTrack(self.track)
         # Added first, the track's transceiver takes the offer's audio m-line (sendrecv).
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        for receiver in self.pc.getReceivers():
+            shorten_jitter_buffer(receiver)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.spawn(self._watchdog())
         local = self.pc.localDescription

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bridge.testing.webrtc_client import WebRTCClient
+from bridge.webrtc.compat import JITTER_PREFETCH
 from bridge.webrtc.inbound import consume
 from bridge.webrtc.peer import Peer, PeerRegistry, PeerSettings
 
@@ -18,7 +19,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("aioice.ice.get_host_addresses", lambda **_: ["127.0.0.1"])
 
 
-def tone(ms: int, rate: int = 48_000, amplitude: int = 8000) -> bytes:
+def tone(ms: int, rate: int = 24_000, amplitude: int = 8000) -> bytes:
     t = np.arange(rate * ms // 1000) / rate
     return (np.sin(2 * np.pi * 440 * t) * amplitude).astype("<i2").tobytes()
 
@@ -42,6 +43,8 @@ async def test_audio_flows_both_ways_and_close_leaves_nothing(strip: bool) -> No
         channel = await asyncio.wait_for(peer.channels.get(), 5)
         assert channel.label == "oai-events"
         track = await asyncio.wait_for(peer.remote_audio, 5)
+        receiver = peer.pc.getReceivers()[0]
+        assert receiver._RTCRtpReceiver__jitter_buffer._prefetch == JITTER_PREFETCH
         peer.spawn(consume(track, 16_000, deliver))
         start = asyncio.get_running_loop().time()
         peer.track.push(tone(300))

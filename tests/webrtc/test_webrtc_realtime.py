@@ -122,7 +122,7 @@ async def test_ga_spoken_question_is_answered_and_hangup_frees_everything(
     session = {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}
     call_id = await ga_call(http, client, session=session)
     await client.next_event("session.created")
-    client.say(silence_pcm(300, 48_000) + speak(QUESTION, 48_000) + silence_pcm(900, 48_000))
+    client.say(silence_pcm(300, 24_000) + speak(QUESTION, 24_000) + silence_pcm(900, 24_000))
     done = await client.next_event("response.done", within=60)
     assert done["response"]["status"] == "completed"
     await client.next_event("output_audio_buffer.stopped", within=30)
