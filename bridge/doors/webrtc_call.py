@@ -26,21 +26,24 @@ from bridge.doors.admission import Ticket
 from bridge.engine import events as ev
 from bridge.engine.commands import AppendAudio
 from bridge.engine.config import SessionConfig
+from bridge.engine.errors import CommandError
 from bridge.engine.items import AudioPart
 from bridge.engine.listener import AssistantAudio
 from bridge.engine.session import LocalConversation
 from bridge.logging import bind_call, get_logger
-from bridge.observe import Observer, observing
+from bridge.observe import Observer, observing, span
 from bridge.pipeline.engines import Engines
 from bridge.realtime.dialect import Dialect
 from bridge.realtime.server import ServerConnection
 from bridge.webrtc import EventChannel, Peer, PeerRegistry, PeerSettings, consume
+from bridge.webrtc.channel import LOCAL_MAX_MESSAGE_BYTES
 from bridge.webrtc.outbound import RATE as TRACK_RATE
 
 log = get_logger("bridge.webrtc")
 INPUT_RATE = 24_000  # the peer's audio is converted to this, then to the session's format
 LOOKAHEAD_MS = 2500  # speech synthesized ahead of what the peer was sent
 MAX_PENDING_MESSAGES = 256  # client messages waiting to be handled; beyond, they are refused
+MAX_EARLY_EVENTS = 1000  # events kept for a data channel that has not opened (yet)
 CHANNEL_LABEL = "oai-events"
 
 
@@ -117,12 +120,16 @@ class RealtimeCall:
         self._playing_done = False  # that response is done (its audio may still be queued)
         self._muted: str | None = None  # a cleared response: its late audio is dropped
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self._channel_limit = LOCAL_MAX_MESSAGE_BYTES
+        self._audio_refused = False  # the last audio frame was refused (reported once)
         self.ended = self.peer.ended
         self.peer.track.on_idle = self._track_idle
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def answer(self, offer: str) -> str:
+    async def answer(self, offer: str, *, max_message_size: int = LOCAL_MAX_MESSAGE_BYTES) -> str:
+        """``max_message_size``: the data-channel limit the offer announced."""
+        self._channel_limit = max_message_size
         return await self.peer.answer(offer)
 
     async def run(self) -> None:
@@ -167,14 +174,21 @@ class RealtimeCall:
                     wire.encoding, wire.sample_rate, INPUT_RATE
                 )
             pcm = encoder.encode(pcm)
-        await self.session.handle(AppendAudio(pcm))
+        try:
+            await self.session.handle(AppendAudio(pcm))
+        except CommandError as error:  # a full buffer (push-to-talk never committed)
+            if not self._audio_refused:  # said once, not 50 times a second
+                self.main.connection.refuse(error)
+            self._audio_refused = True
+        else:
+            self._audio_refused = False
 
     async def _take_channel(self) -> None:
         while True:
             channel = await self.peer.channels.get()
             if channel.label != CHANNEL_LABEL or self._channel is not None:
                 continue  # other channels are the client's business
-            self._channel = EventChannel(channel)
+            self._channel = EventChannel(channel, max_bytes=self._channel_limit)
             channel.on("message", self._receive)
             early, self._early = self._early, []
             for event in early:
@@ -201,7 +215,8 @@ class RealtimeCall:
 
     def _to_channel(self, event: dict[str, Any]) -> None:
         if self._channel is None:
-            self._early.append(event)
+            if len(self._early) < MAX_EARLY_EVENTS:  # a client with no channel: keep the start
+                self._early.append(event)
         else:
             self._channel.send(event)
 
@@ -282,7 +297,11 @@ class WebRTCCalls:
         """Run ``call`` as a task; its admission ticket is released when it ends."""
 
         async def run() -> None:
-            with ticket, observing(observer):
+            with (
+                ticket,
+                observing(observer),
+                span("realtime.session", **{"bridge.door": "webrtc"}),
+            ):
                 try:
                     await call.run()
                 finally:

@@ -103,12 +103,16 @@ async def _offer_and_session(request: Request) -> tuple[str, dict[str, Any] | No
 
 
 def _config(grant: Grant, dialect: Dialect, model: str | None, session: Any) -> SessionConfig:
+    """The call's session: the query's model, the secret's session (ignored where it does not
+    fit this dialect, as on the WebSocket door), then the request's own (raises CommandError)."""
     config = SessionConfig()
     if model:
         config = replace(config, model=model)
-    for payload in (grant.secret.session if grant.secret else None, session):
-        if payload:
-            config = apply_update(config, payload, dialect)  # raises CommandError
+    if grant.secret is not None and grant.secret.session:
+        with contextlib.suppress(CommandError):
+            config = apply_update(config, grant.secret.session, dialect)
+    if session:
+        config = apply_update(config, session, dialect)
     return config
 
 
@@ -122,7 +126,7 @@ async def _answer(request: Request, dialect: Dialect) -> Response:
         return parsed
     offer, session = parsed
     try:
-        check_offer(offer)
+        summary = check_offer(offer)
         config = _config(grant, dialect, request.query_params.get("model"), session)
     except SdpError as error:
         return api_error(400, str(error), "invalid_sdp")
@@ -142,7 +146,7 @@ async def _answer(request: Request, dialect: Dialect) -> Response:
         peers=calls.peers,
     )
     try:
-        answer = await call.answer(offer)
+        answer = await call.answer(offer, max_message_size=summary.max_message_size)
     except Exception as exc:  # aiortc refused what the checks let through
         await call.hangup()
         ticket.release()

@@ -89,3 +89,24 @@ async def test_client_clear_drops_queued_audio_and_truncates_at_what_was_sent(
 
 async def test_events_before_the_data_channel_opens_wait_for_it(call: RealtimeCall) -> None:
     assert [e["type"] for e in call._early] == ["session.created"]
+
+
+async def test_refused_input_audio_is_reported_once_and_reading_goes_on() -> None:
+    rtc = RealtimeCall(
+        engines=fake_engines(),
+        settings=Settings(api_keys=[], max_audio_buffer_s=0.1),
+        dialect=Dialect.GA,
+        config=SessionConfig(turn_detection=None),  # push-to-talk that never commits
+        peers=PeerRegistry(),
+    )
+    rtc.session.start()
+    try:
+        for _ in range(20):  # 400 ms of audio into a 100 ms buffer
+            await rtc._append(bytes(960))
+        # Told on the call's own channel (waiting there for it to open), once.
+        errors = [e for e in rtc._early if e["type"] == "error"]
+        assert len(errors) == 1
+        validate_server_event(errors[0], Dialect.GA)
+    finally:
+        await rtc.session.close()
+        await rtc.hangup()

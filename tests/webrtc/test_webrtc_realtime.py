@@ -245,8 +245,23 @@ def cleared_item(events: list[dict[str, Any]]) -> str:
 async def test_sideband_sees_the_events_and_its_session_update_takes_effect(
     bridge: RunningBridge, http: httpx.AsyncClient, client: WebRTCClient
 ) -> None:
-    call_id = await ga_call(http, client)
-    await client.next_event("session.created")
+    seen: dict[str, Any] = {}
+
+    async def multipart(offer: str) -> str:  # GA's other shape: parts sdp and session
+        session = {"type": "realtime", "instructions": "Be brief."}
+        reply = await http.post(
+            "/v1/realtime/calls",
+            files={"sdp": (None, offer), "session": (None, json.dumps(session))},
+            headers=AUTH,
+        )
+        seen["reply"] = reply
+        assert reply.status_code == 201, reply.text
+        return reply.text
+
+    await client.connect(multipart)
+    call_id = seen["reply"].headers["location"].rsplit("/", 1)[1]
+    created = await client.next_event("session.created")
+    assert created["session"]["instructions"] == "Be brief."
     url = bridge.ws_url.replace("/v1", "") + f"/v1/realtime?call_id={call_id}"
     async with websockets.connect(url, additional_headers=AUTH) as sideband:
         update = {"type": "session.update", "session": {"type": "realtime", "instructions": "Hi"}}
