@@ -119,9 +119,9 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
                 webrtc=webrtc,
             )
         )
-        for webrtc in ((False, True) if args.webrtc else (False,))
+        for webrtc in ((False, True) if getattr(args, "webrtc", False) else (False,))
     ]
-    if args.webrtc:
+    if len(results) > 1:
         print(side_by_side(results))
         if args.json:
             Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=2))
