@@ -20,6 +20,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from aiortc import RTCDataChannel
+
 from bridge.audio import AudioFormat, WireDecoder, WireEncoder
 from bridge.config import Settings
 from bridge.doors.admission import Ticket
@@ -124,6 +126,7 @@ class RealtimeCall:
         self._audio_refused = False  # the last audio frame was refused (reported once)
         self.ended = self.peer.ended
         self.peer.track.on_idle = self._track_idle
+        self.peer.on_channel.append(self._attach_channel)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -138,7 +141,6 @@ class RealtimeCall:
             log.info("webrtc realtime call started", dialect=self.dialect.value)
             self.session.start()
             self.peer.spawn(self._take_audio())
-            self.peer.spawn(self._take_channel())
             self.peer.spawn(self._handle_messages())
             try:
                 async with asyncio.timeout(self._settings.max_session_s):
@@ -183,16 +185,14 @@ class RealtimeCall:
         else:
             self._audio_refused = False
 
-    async def _take_channel(self) -> None:
-        while True:
-            channel = await self.peer.channels.get()
-            if channel.label != CHANNEL_LABEL or self._channel is not None:
-                continue  # other channels are the client's business
-            self._channel = EventChannel(channel, max_bytes=self._channel_limit)
-            channel.on("message", self._receive)
-            early, self._early = self._early, []
-            for event in early:
-                self._channel.send(event)
+    def _attach_channel(self, channel: RTCDataChannel) -> None:
+        if channel.label != CHANNEL_LABEL or self._channel is not None:
+            return  # other channels are the client's business
+        self._channel = EventChannel(channel, max_bytes=self._channel_limit)
+        channel.on("message", self._receive)
+        early, self._early = self._early, []
+        for event in early:
+            self._channel.send(event)
 
     def _receive(self, message: str | bytes) -> None:
         if self._inbox.qsize() >= MAX_PENDING_MESSAGES:

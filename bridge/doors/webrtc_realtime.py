@@ -44,6 +44,7 @@ from bridge.webrtc import SdpError, check_offer
 log = get_logger("bridge.webrtc")
 SDP_TYPE = "application/sdp"
 ACTIONS = ("accept", "reject", "refer", "hangup")
+REFUSAL_CODES = {"loading": "not_ready", "full": "session_limit", "draining": "draining"}
 
 
 def calls_of(runtime: Runtime) -> WebRTCCalls:
@@ -134,7 +135,8 @@ async def _answer(request: Request, dialect: Dialect) -> Response:
         return api_error(400, error.message, error.code)
     ticket = runtime.admission.admit("realtime")
     if isinstance(ticket, Refused):
-        denial = api_error(503, ticket.message, ticket.reason, errors.SERVER_ERROR)
+        code = REFUSAL_CODES[ticket.reason]  # as the WebSocket door says it
+        denial = api_error(503, ticket.message, code, errors.SERVER_ERROR)
         denial.headers.update(ticket.headers)
         return denial
     calls = calls_of(runtime)

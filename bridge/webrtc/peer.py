@@ -89,12 +89,15 @@ class Peer:
         self.closed = asyncio.Event()  # set as closing starts
         self.ended = asyncio.Event()  # set once closed: tasks ended, registry updated
         self.on_close: list[Callable[[], None]] = []  # called once, when the peer is closed
+        # Called as each data channel arrives, before any of its messages: a handler attached
+        # later (by a task) could miss what the client sends the moment the channel opens.
+        self.on_channel: list[Callable[[RTCDataChannel], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._registry = registry
         if registry is not None:
             registry.live.add(self)
         self.pc.on("track", self._on_track)
-        self.pc.on("datachannel", self.channels.put_nowait)
+        self.pc.on("datachannel", self._on_channel)
         self.pc.on("connectionstatechange", self._on_state)
 
     @property
@@ -129,6 +132,11 @@ class Peer:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("webrtc peer task failed", error=repr(task.exception()))
+
+    def _on_channel(self, channel: RTCDataChannel) -> None:
+        for callback in self.on_channel:
+            callback(channel)
+        self.channels.put_nowait(channel)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and not self.remote_audio.done():

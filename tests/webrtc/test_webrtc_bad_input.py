@@ -183,3 +183,20 @@ async def test_cors_preflight_allows_the_sdk_headers_and_exposes_location(
     assert simple.headers["access-control-expose-headers"] == "Location"
     unrelated = await http.get("/healthz", headers={"Origin": ORIGIN})
     assert "access-control-allow-origin" not in unrelated.headers
+
+
+async def test_a_full_bridge_refuses_offers_with_503_and_retry_after(
+    bridge: RunningBridge, http: httpx.AsyncClient, client: WebRTCClient
+) -> None:
+    admission = bridge.app.state.runtime.admission
+    capacity, admission.capacity = admission.capacity, 0
+    try:
+        reply = await http.post(
+            "/v1/realtime/calls", content=await client.offer(), headers={**AUTH, **SDP}
+        )
+    finally:
+        admission.capacity = capacity
+    assert reply.status_code == 503
+    assert reply.headers["retry-after"] == "5"
+    assert reply.json()["error"]["code"] == "session_limit"
+    nothing_left(bridge)

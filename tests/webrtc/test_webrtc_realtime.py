@@ -153,7 +153,6 @@ async def test_beta_flow_text_and_tool_turns_with_a_candidate_free_offer(
     await client.connect(
         poster(http, "/v1/realtime?model=gpt-4o-realtime-preview", secret, seen), strip=True
     )
-    await client.next_event("session.created")
     tools = [
         {
             "type": "function",
@@ -162,7 +161,9 @@ async def test_beta_flow_text_and_tool_turns_with_a_candidate_free_offer(
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
         }
     ]
+    # Sent the moment the channel is open, before any event arrived: it must not be lost.
     client.send({"type": "session.update", "session": {"tools": tools}})
+    await client.next_event("session.created")
     await client.next_event("session.updated")
     for text in ("What are your hours?", "What is the weather like?"):
         client.send(
