@@ -68,6 +68,11 @@ def _heard_8k(client: WebRTCClient, since: float) -> bytes:
 Speak = Callable[[str], bytes]
 
 
+async def _voice(speak: Speak, text: str) -> bytes:
+    """Synthesize off the loop: the other callers in this process keep talking meanwhile."""
+    return await asyncio.to_thread(speak, text)
+
+
 def _say(client: WebRTCClient, pcm: bytes) -> tuple[float, float]:
     """Speak ``pcm``; return (onset, end) of its audible part on the monotonic clock."""
     span = _audible_span(pcm) or (0.0, len(pcm) / 2 / RATE)
@@ -106,7 +111,7 @@ async def webrtc_call(
                 return [TurnReport("listen")], 0
             for question in questions:
                 report = TurnReport(f"say {question!r}")
-                _, end = _say(client, speak(question))
+                _, end = _say(client, await _voice(speak, question))
                 first = await _heard_reply(client, end, reply_timeout_s)
                 if first is not None:
                     report.latency_ms = (first - end) * 1000
@@ -122,12 +127,12 @@ async def webrtc_call(
 
 async def _barge_in(client: WebRTCClient, speak: Speak, timeout_s: float) -> TurnReport:
     report = TurnReport("say 'Stop, thank you.' over a long story")
-    _, end = _say(client, speak("Tell me a long story."))
+    _, end = _say(client, await _voice(speak, "Tell me a long story."))
     first = await _heard_reply(client, end, timeout_s)
     if first is None:
         return report
     await asyncio.sleep(1.5)  # let the story play a while, as the phone bench does
-    onset, _ = _say(client, speak("Stop, thank you."))
+    onset, _ = _say(client, await _voice(speak, "Stop, thank you."))
     with contextlib.suppress(TimeoutError):
         await client.next_event("output_audio_buffer.cleared", within=timeout_s)
         report.clear_ms = (time.monotonic() - onset) * 1000
