@@ -47,6 +47,8 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("BRIDGE_VAD_THRESHOLD", "1.5", "BRIDGE_VAD_THRESHOLD: Input should be less than 1"),
         ("BRIDGE_STT_DEVICE", "tpu", "BRIDGE_STT_DEVICE: Input should be 'auto', 'cpu' or 'cuda'"),
         ("BRIDGE_LLM_MODEL", " ", "BRIDGE_LLM_MODEL: Value error, must not be empty"),
+        ("BRIDGE_WEBRTC_ICE_SERVERS", "http://stun.example", "BRIDGE_WEBRTC_ICE_SERVERS: Value"),
+        ("BRIDGE_WEBRTC_HOST_ADDRESSES", "10.0.0.1,eth0", "BRIDGE_WEBRTC_HOST_ADDRESSES: Value"),
     ],
 )
 def test_a_bad_value_names_its_key(
@@ -56,3 +58,14 @@ def test_a_bad_value_names_its_key(
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert message in str(error.value)
+
+
+def test_webrtc_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIDGE_WEBRTC_ICE_SERVERS", "stun:a.example:3478, turn:b.example:3478")
+    monkeypatch.setenv("BRIDGE_WEBRTC_HOST_ADDRESSES", "10.0.0.1")
+    monkeypatch.setenv("BRIDGE_CORS_ORIGINS", "https://a.example,https://b.example")
+    settings = load_settings()
+    assert settings.webrtc_ice_servers == ["stun:a.example:3478", "turn:b.example:3478"]
+    assert settings.webrtc_host_addresses == ["10.0.0.1"]
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.webrtc_connect_timeout_s == 15.0

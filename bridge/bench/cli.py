@@ -96,6 +96,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="a setting for the bridge the bench starts, in every mode (repeatable), e.g. "
         "BRIDGE_STT_BATCH=on",
     )  # fmt: skip
+    parser.add_argument(
+        "--webrtc", action="store_true",
+        help="also bench /v1/realtime calls over WebRTC (aiortc callers) after the Twilio "
+        "calls, each on a fresh bridge, and print both side by side",
+    )  # fmt: skip
     turns = parser.add_argument_group("turn-taking (--turn-taking)")
     turns.add_argument(
         "--turn-taking", action="store_true",
@@ -157,6 +162,24 @@ def table(result: BenchResult | SoakResult | TurnBenchResult) -> str:
     return "\n".join(rows)
 
 
+def side_by_side(results: list[BenchResult]) -> str:
+    """One row per figure, one column per transport."""
+    summaries = [r.summary() for r in results]
+    rows = []
+    for key in summaries[0]:
+        cells = []
+        for summary in summaries:
+            value = summary[key]
+            if isinstance(value, dict):
+                cells.append(" ".join(f"{k}={v:.1%}" for k, v in value.items()))
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append("-" if value is None else str(value))
+        rows.append(f"{key:<22} " + "  ".join(f"{c:<24}" for c in cells).rstrip())
+    return "\n".join(rows)
+
+
 def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
     # The bench's own HTTP polls and its test LLM's access lines would bury the table.
     for name in ("httpx", "uvicorn.access", "uvicorn.error"):
@@ -169,7 +192,7 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run: Any = uvloop.run
     except ImportError:  # uvloop is part of uvicorn[standard] on Linux and macOS only
         run = asyncio.run
-    if args.turn_taking:
+    if getattr(args, "turn_taking", False):  # namespaces built by hand (tests) lack it
         return _turn_taking(args, run)
     calls = 4 if args.calls is None else args.calls
     # Namespaces built by hand (tests, older callers) may lack the newer options.
@@ -207,16 +230,26 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(soak.to_json(), indent=2))
         return 0 if soak.back_to_idle and not soak.late_frames else 1
-    result = run(
-        run_bench(
-            calls=calls,
-            turns=args.turns,
-            url=args.url,
-            barge_in=not args.no_barge_in and not args.media_only,
-            media_only_s=args.media_only,
-            env=env,
+    results = [
+        run(
+            run_bench(
+                calls=calls,
+                turns=args.turns,
+                url=args.url,
+                barge_in=not args.no_barge_in and not args.media_only,
+                media_only_s=args.media_only,
+                webrtc=webrtc,
+                env=env,
+            )
         )
-    )
+        for webrtc in ((False, True) if getattr(args, "webrtc", False) else (False,))
+    ]
+    if len(results) > 1:
+        print(side_by_side(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=2))
+        return 0 if not any(r.unanswered for r in results) else 1
+    result = results[0]
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_json(), indent=2))
