@@ -20,7 +20,7 @@ from bridge.tracing import TracingUnavailable
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import create_app
-    from bridge.server import GracefulServer
+    from bridge.server import GracefulServer, TlsFilesMissing, server_config
 
     overrides = {"host": args.host, "port": args.port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -36,19 +36,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except TracingUnavailable as exc:
         print(f"bridge: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # our structlog set-up handles uvicorn's loggers too
-        ws_max_size=settings.max_message_bytes,
-        # Audio frames do not compress; deflating each one cost a third of the event loop at
-        # 100 calls.
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        config = server_config(app, settings)
+    except TlsFilesMissing as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
+    scheme = "https" if settings.tls_cert else "http"
+    get_logger("bridge").info(f"softphone: {scheme}://{settings.host}:{settings.port}/")
     # SIGTERM/SIGINT: drain (no new calls; live ones finish or hear the goodbye), then stop
     # accepting, finish requests, run the lifespan exit, and exit 0. A second signal: at once.
     GracefulServer(config, drain=app.state.runtime.start_draining).run()
