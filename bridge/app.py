@@ -18,6 +18,7 @@ from bridge.doors.audiosocket import start_audiosocket_server
 from bridge.doors.carriers import call_routes
 from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
+from bridge.doors.softphone import softphone_routes
 from bridge.doors.status import status_routes
 from bridge.logging import get_logger
 from bridge.metrics import CONTENT_TYPE
@@ -134,6 +135,7 @@ def create_app(
             *call_routes(),
             *sip_routes(),
             *status_routes(),
+            *softphone_routes(settings.softphone),
         ],
         lifespan=lifespan,
     )

@@ -39,7 +39,10 @@ def server_config(app: Any, settings: Settings) -> uvicorn.Config:
     """uvicorn's configuration for ``bridge serve``: plain http/ws, or https/wss with TLS."""
     tls: dict[str, str] = {}
     if settings.tls_cert:
-        for key, path in (("BRIDGE_TLS_CERT", settings.tls_cert), ("BRIDGE_TLS_KEY", settings.tls_key)):
+        for key, path in (
+            ("BRIDGE_TLS_CERT", settings.tls_cert),
+            ("BRIDGE_TLS_KEY", settings.tls_key),
+        ):
             if not Path(path).is_file():
                 raise TlsFilesMissing(f"{key}: no such file {path!r}")
         tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key}
