@@ -18,7 +18,7 @@ from bridge.doors.audiosocket import start_audiosocket_server
 from bridge.doors.carriers import call_routes
 from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
-from bridge.doors.softphone import softphone_routes
+from bridge.doors.softphone import end_softphone_calls, softphone_routes
 from bridge.doors.status import status_routes
 from bridge.logging import get_logger
 from bridge.metrics import CONTENT_TYPE
@@ -111,6 +111,7 @@ def create_app(
         try:
             yield
         finally:
+            await end_softphone_calls(app)
             for task in (llm_check, loop_probe):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

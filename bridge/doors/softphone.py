@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from importlib.resources import files
 from typing import Any
@@ -169,6 +170,17 @@ async def hang_up(request: Request) -> Response:
     call, _task = entry
     await call.control.hangup()
     return Response(status_code=204)
+
+
+async def end_softphone_calls(app: Any) -> None:
+    """At shutdown: hang up every softphone call and wait for it (their tasks belong to no
+    connection that the server would close)."""
+    calls: LiveSoftphoneCalls = getattr(app.state, "softphone_calls", None) or {}
+    for call, task in list(calls.values()):
+        with contextlib.suppress(Exception):
+            await call.control.hangup()
+        task.cancel()
+    await asyncio.gather(*(task for _, task in list(calls.values())), return_exceptions=True)
 
 
 def softphone_routes(enabled: bool) -> list[BaseRoute]:

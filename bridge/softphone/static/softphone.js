@@ -28,7 +28,9 @@
   let session = null; // {key, expires_at, numbers, ice_servers}
   let apiKey = ""; // typed by the user when the bridge needs one; never stored
   let call = null; // the call in progress
-  const stats = { turns: [], bargeIns: [], transcript: [], events: [] };
+  // turns: latency per reply (ms); bargeIns: how soon the line went quiet when you talked
+  // over it; audibleMs: how long the line has been audible in this call.
+  const stats = { turns: [], bargeIns: [], transcript: [], events: [], audibleMs: 0 };
   let state = "idle";
 
   function setState(next, text) {
@@ -157,6 +159,7 @@
     c.stops.push(tap(c.audio, stream, (samples) => {
       const level = rms(samples);
       ui.line.value = Math.min(1, level * 5);
+      if (level >= LINE_LEVEL) stats.audibleMs += (1000 * samples.length) / c.audio.sampleRate;
       c.line.feed(level, performance.now());
       if (c.heardSamples < MAX_RECORDING_S * c.audio.sampleRate) {
         c.heard.push(new Float32Array(samples));
@@ -295,6 +298,7 @@
     lines.clear();
     agentText.clear();
     ui.download.hidden = true;
+    Object.assign(stats, { turns: [], bargeIns: [], transcript: [], events: [], audibleMs: 0 });
     const c = { number, stops: [], heard: [], heardSamples: 0, ended: false };
     call = c;
     try {
@@ -407,7 +411,9 @@
   // For tests and the curious: the page's state, its measurements and what it heard.
   window.softphone = {
     get state() { return state; },
-    stats: () => JSON.parse(JSON.stringify(stats)),
+    stats: () => ({ ...JSON.parse(JSON.stringify(stats)),
+      speaking: { you: Boolean(call && call.you && call.you.on),
+        line: Boolean(call && call.line && call.line.on) } }),
     heard: () => {
       const r = recording();
       return r && { rate: r.rate, pcm: base64(new Uint8Array(r.pcm.buffer)) };
