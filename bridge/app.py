@@ -16,10 +16,12 @@ from bridge.config import Settings
 from bridge.doors.admission import RETRY_AFTER_S
 from bridge.doors.audiosocket import start_audiosocket_server
 from bridge.doors.carriers import call_routes
+from bridge.doors.cors import realtime_cors
 from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
 from bridge.doors.softphone import end_softphone_calls, softphone_routes
 from bridge.doors.status import status_routes
+from bridge.doors.webrtc_realtime import webrtc_routes
 from bridge.logging import get_logger
 from bridge.metrics import CONTENT_TYPE
 from bridge.pipeline.engines import Engines, load_engines_async
@@ -112,6 +114,7 @@ def create_app(
             yield
         finally:
             await end_softphone_calls(app)
+            await runtime.webrtc.close_all()
             for task in (llm_check, loop_probe):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -133,12 +136,14 @@ def create_app(
             Route("/metrics", metrics),
             Route("/v1/models", list_models),
             *realtime_routes(),
+            *webrtc_routes(),
             *call_routes(),
             *sip_routes(),
             *status_routes(),
             *softphone_routes(settings.softphone),
         ],
         lifespan=lifespan,
+        middleware=realtime_cors(settings.cors_origins),
     )
     app.state.runtime = runtime
     return app

@@ -126,6 +126,20 @@ class Settings(BaseSettings):
     sip_trunk_password: str = ""
     sip_register: bool = False
 
+    # WebRTC (/v1/realtime/calls and the beta SDP offer). STUN/TURN URLs, comma-separated;
+    # empty: host candidates only (aiortc's own default asks Google's STUN server).
+    webrtc_ice_servers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webrtc_turn_username: str = ""
+    webrtc_turn_credential: str = ""
+    # Host candidates offered: only these local addresses (empty: every IPv4 but loopback) ...
+    webrtc_host_addresses: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # ... announced as this address instead (a 1:1 NAT, a container's host address).
+    webrtc_advertised_address: str = ""
+    # A peer that has not connected this long after its answer is closed.
+    webrtc_connect_timeout_s: float = Field(default=15.0, gt=0, le=300)
+    # Origins allowed to call the realtime HTTP endpoints from a browser page ("*": any).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # Voice activity detection and turn taking
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)
@@ -166,6 +180,30 @@ class Settings(BaseSettings):
         # A comma-separated list is friendlier in an env file than JSON.
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("webrtc_ice_servers", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webrtc_ice_servers")
+    @classmethod
+    def _check_ice_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"expected stun:, stuns:, turn: or turns: URLs, got {url!r}")
+        return value
+
+    @field_validator("webrtc_host_addresses", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for address in value:
+            ipaddress.ip_address(address)  # ValueError names the bad entry
         return value
 
     @field_validator("audiosocket_port", "sip_port", mode="before")

@@ -47,8 +47,9 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # onnxruntime and faster-whisper are chatty at INFO.
-    logging.getLogger("faster_whisper").setLevel(max(root.level, logging.WARNING))
+    # onnxruntime and faster-whisper are chatty at INFO; aioice logs every ICE check there.
+    for name in ("faster_whisper", "aioice", "aiortc"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
 
 
 def get_logger(name: str) -> Any:

@@ -17,6 +17,7 @@ from bridge.dialplan.routing import DialplanRouter
 from bridge.doors.admission import Admission
 from bridge.doors.drain import drain
 from bridge.doors.live import LiveCalls
+from bridge.doors.webrtc_call import WebRTCCalls
 from bridge.logging import get_logger
 from bridge.metrics import Metrics
 from bridge.observe import Observer, fan_out
@@ -50,6 +51,7 @@ class Runtime:
         self.audiosocket_port: int | None = None  # bound port, once listening
         self.sip: SipServer | None = None  # the SIP user agent, when BRIDGE_SIP_PORT is set
         self.calls = LiveCalls()
+        self.webrtc = WebRTCCalls()  # realtime calls over WebRTC, by rtc_ id
         self.router = DialplanRouter.from_settings(settings)  # raises DialplanInvalid
         self.call_flow = call_flow(self.router, settings)
         self._load_engines = loader

@@ -19,6 +19,8 @@ TEST_SIDE = {"caller", "testing", "bench"}
 ALLOWED: dict[str, set[str]] = {
     "audio": set(),
     "media": {"audio", "observe"},
+    # WebRTC media (aiortc): no engine and no dialect; doors join it to a conversation.
+    "webrtc": {"audio", "logging", "observe"},
     "carriers": {"audio", "logging", "json_limits"},
     "pipeline": {"audio", "config", "logging"},
     # observe: the standard-library hooks metrics listen on (bridge/metrics.py, not the engine,

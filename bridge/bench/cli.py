@@ -46,6 +46,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--media-calls", type=int, default=50,
         help="media-only calls beside the conversational ones in a soak (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--webrtc", action="store_true",
+        help="also bench /v1/realtime calls over WebRTC (aiortc callers) after the Twilio "
+        "calls, each on a fresh bridge, and print both side by side",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
 
@@ -67,6 +72,24 @@ def table(result: BenchResult | SoakResult) -> str:
     return "\n".join(rows)
 
 
+def side_by_side(results: list[BenchResult]) -> str:
+    """One row per figure, one column per transport."""
+    summaries = [r.summary() for r in results]
+    rows = []
+    for key in summaries[0]:
+        cells = []
+        for summary in summaries:
+            value = summary[key]
+            if isinstance(value, dict):
+                cells.append(" ".join(f"{k}={v:.1%}" for k, v in value.items()))
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append("-" if value is None else str(value))
+        rows.append(f"{key:<22} " + "  ".join(f"{c:<24}" for c in cells).rstrip())
+    return "\n".join(rows)
+
+
 def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
     # The bench's own HTTP polls and its test LLM's access lines would bury the table.
     for name in ("httpx", "uvicorn.access", "uvicorn.error"):
@@ -85,15 +108,25 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(soak.to_json(), indent=2))
         return 0 if soak.back_to_idle and not soak.late_frames else 1
-    result = run(
-        run_bench(
-            calls=args.calls,
-            turns=args.turns,
-            url=args.url,
-            barge_in=not args.no_barge_in and not args.media_only,
-            media_only_s=args.media_only,
+    results = [
+        run(
+            run_bench(
+                calls=args.calls,
+                turns=args.turns,
+                url=args.url,
+                barge_in=not args.no_barge_in and not args.media_only,
+                media_only_s=args.media_only,
+                webrtc=webrtc,
+            )
         )
-    )
+        for webrtc in ((False, True) if getattr(args, "webrtc", False) else (False,))
+    ]
+    if len(results) > 1:
+        print(side_by_side(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=2))
+        return 0 if not any(r.unanswered for r in results) else 1
+    result = results[0]
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_json(), indent=2))

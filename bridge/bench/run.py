@@ -62,10 +62,12 @@ class BenchResult:
     peak_rss_mb: float | None = None
     wall_s: float = 0.0
     media_only: bool = False
+    transport: str = "twilio"
 
     def summary(self) -> dict[str, Any]:
         gaps = sorted(self.turn_gaps_ms)
         return {
+            "transport": self.transport,
             "calls": self.calls,
             "turns": len(gaps),
             "turn_gap_p50_ms": _pct(gaps, 50),
@@ -225,14 +227,26 @@ def _shared_tts() -> Any:
     return PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
 
 
+async def _one_webrtc_call(
+    url: str, turns: int, index: int, barge_in: bool, media_only_s: float
+) -> tuple[list[Any], int]:
+    from bridge.bench.webrtc import piper_24k, webrtc_call  # aiortc: only when asked for
+
+    questions = [QUESTIONS[(index + t) % len(QUESTIONS)] for t in range(turns)]
+    speak = piper_24k(_shared_tts())
+    return await webrtc_call(url, questions, speak, barge_in=barge_in, media_only_s=media_only_s)
+
+
 async def run_bench(
     *, calls: int = 4, turns: int = 5, url: str | None = None, barge_in: bool = True,
-    media_only_s: float = 0.0, env: dict[str, str] | None = None,
+    media_only_s: float = 0.0, env: dict[str, str] | None = None, webrtc: bool = False,
 ) -> BenchResult:  # fmt: skip
+    """``webrtc``: the calls are /v1/realtime calls over WebRTC instead of Twilio calls."""
     answers = itertools.count(100)
     fresh = Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))
     llm = ScriptedLLM(rules=[Rule(r"story", Reply(STORY)), fresh])
     result = BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s))
+    result.transport = "webrtc" if webrtc else "twilio"
     _shared_tts()
     async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:
         pid = None
@@ -255,8 +269,9 @@ async def run_bench(
         cpu_before = _proc_cpu_s(pid) if pid else None
         roles_before = _proc_cpu_s_by_role(pid) if pid else {}
         started = time.monotonic()
+        one_call = _one_webrtc_call if webrtc else _one_call
         outcomes = await asyncio.gather(
-            *(_one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
+            *(one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
         )
         result.wall_s = time.monotonic() - started
         if pid is not None and cpu_before is not None:

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bridge.doors.admission import Refused, Ticket
 from bridge.doors.client_secrets import api_error as _error
 from bridge.doors.client_secrets import beta_sessions, ga_client_secrets
+from bridge.doors.webrtc_realtime import sideband
 from bridge.engine import errors
 from bridge.engine import events as ev
 from bridge.engine.config import InputTranscription, SessionConfig
@@ -55,6 +56,10 @@ def initial_config(websocket: WebSocket, dialect: Dialect) -> SessionConfig:
 
 
 async def realtime_websocket(websocket: WebSocket) -> None:
+    call_id = websocket.query_params.get("call_id")
+    if call_id:  # a sideband connection to a WebRTC call
+        await sideband(websocket, call_id)
+        return
     runtime = runtime_of(websocket)
     offered = list(websocket.scope.get("subprotocols", []))
     grant = runtime.keys.check(credential_from(websocket.headers, websocket.query_params, offered))

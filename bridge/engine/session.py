@@ -138,8 +138,8 @@ class LocalConversation:
                 self.create_response(params)
             case cmd.CancelResponse(response_id=response_id):
                 await self._cancel_requested(response_id)
-            case cmd.ClearOutputAudio():
-                self._listener.clear()
+            case cmd.ClearOutputAudio():  # WebRTC: as a barge-in, but the client asked
+                await self.interrupt("client_cancelled")
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Change the session from the server side (a dialplan switching modes)."""
@@ -426,13 +426,13 @@ class LocalConversation:
             return False
         return self._listener.heard_ms(audio) < audio.sent_ms - 1
 
-    async def interrupt(self) -> None:
+    async def interrupt(self, reason: str = "turn_detected") -> None:
         """The caller barged in. Decided here only, in this order: read what the listener has
         heard, tell it to clear, cancel the reply, and truncate the reply to what was heard."""
         run = self._run
         audio = run.audio if run is not None else None
         heard = stop_playout(self._listener, audio)
-        await self._cancel("turn_detected")
+        await self._cancel(reason)
         if audio is None or audio.item not in self.history:
             return
         self._spoken[audio.item.id] = audio

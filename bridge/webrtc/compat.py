@@ -1,0 +1,59 @@
+"""Workarounds for aiortc's gaps, all in one place (like ``bridge/sip/compat.py``).
+
+- **Audio level in pure Python.** aiortc computes the RFC 6465 audio level of every frame it
+  sends by unpacking each sample in a Python loop: ~0.5 ms a 20 ms frame, on the event loop,
+  per call — more than SRTP and the socket together. :func:`audio_level_dbov` computes the
+  same number with numpy (checked against aiortc's own in the tests); :func:`install` puts it
+  where aiortc's sender looks it up. Idempotent.
+- **Jitter buffer depth.** aiortc holds 4 audio packets (80 ms) in its receive jitter buffer
+  before it decodes the first, and has no setting for it: every caller turn would end 80 ms
+  late. :func:`shorten_jitter_buffer` sets the (private) depth to one packet, which still
+  keeps packets in order; a lost packet stalls it as long as aiortc's default does (until the
+  buffer wraps).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import rtp
+from aiortc.jitterbuffer import JitterBuffer
+
+MAX_SAMPLE_VALUE = 32767
+MIN_AUDIO_LEVEL = -127
+JITTER_PREFETCH = 1
+_ORIGINAL = rtp.compute_audio_level_dbov
+
+
+def audio_level_dbov(frame: av.AudioFrame) -> int:
+    """RFC 6465 Appendix A, as aiortc computes it (over the whole first plane)."""
+    samples = np.frombuffer(bytes(frame.planes[0]), dtype=np.int16).astype(np.float64)
+    energy = float(np.dot(samples, samples))
+    rms = math.sqrt(energy / (frame.samples * MAX_SAMPLE_VALUE * MAX_SAMPLE_VALUE))
+    if rms <= 0:
+        return MIN_AUDIO_LEVEL
+    return round(min(max(20 * math.log10(rms), MIN_AUDIO_LEVEL), 0))
+
+
+def install() -> None:
+    rtp.compute_audio_level_dbov = audio_level_dbov
+
+
+def original() -> object:
+    """aiortc's own function (for the test that compares the two)."""
+    return _ORIGINAL
+
+
+def shorten_jitter_buffer(receiver: Any, prefetch: int = JITTER_PREFETCH) -> bool:
+    """Set an audio receiver's jitter-buffer depth (aiortc has no API for it: the buffer is a
+    private attribute, so this checks what it finds and leaves anything else alone)."""
+    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
+    if receiver.track is None or receiver.track.kind != "audio":
+        return False
+    if not isinstance(buffer, JitterBuffer) or not hasattr(buffer, "_prefetch"):
+        return False
+    buffer._prefetch = prefetch
+    return True

@@ -1,0 +1,144 @@
+"""The outbound audio track: exact 20 ms frames on a clock, silence when idle, playout truth.
+
+aiortc pulls frames from a track as fast as ``recv()`` returns them and stamps each with the
+``pts`` it carries, so the track must pace itself and hand out exactly 20 ms per frame (longer
+frames go out with duplicate RTP timestamps), and keep sending silence while the agent is
+quiet (a track that stops makes the browser's jitter buffer stretch). Because the track hands
+every frame to aiortc itself, it knows exactly how much of a reply has been sent: that is what
+the listener heard, and where a barge-in truncates the reply.
+
+:class:`OutboundQueue` is the sans-I/O core (queue, clear, counts); :class:`PacedAudioTrack`
+is the aiortc adapter that owns the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections.abc import Awaitable, Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+# The engine's PCM rate: aiortc's encoders resample to their own (48 kHz stereo for Opus, 8 kHz
+# for G.711) with libswresample on the executor thread that encodes, so the event loop never
+# resamples outbound audio.
+RATE = 24_000
+FRAME_MS = 20
+FRAME_SAMPLES = RATE * FRAME_MS // 1000  # 480
+FRAME_BYTES = FRAME_SAMPLES * 2  # mono s16
+MAX_LATE_S = 0.1  # further behind than this (a stalled loop), the clock restarts from now
+
+
+class OutboundQueue:
+    """Mono PCM16 at :data:`RATE` waiting to be sent, and how much of the current reply was
+    sent."""
+
+    def __init__(self) -> None:
+        self._queue = bytearray()
+        self.reply_sent_bytes = 0  # audio of the current reply handed to the peer
+        self.total_frames = 0  # every frame handed out, silence included
+
+    def start_reply(self) -> None:
+        """A new reply: positions count from its first sample."""
+        self.reply_sent_bytes = 0
+
+    def push(self, pcm: bytes) -> None:
+        if len(pcm) % 2:
+            raise ValueError("PCM16 audio must be a whole number of samples")
+        self._queue += pcm
+
+    def clear(self) -> bool:
+        """Drop everything unsent; False when nothing was queued."""
+        had = bool(self._queue)
+        self._queue.clear()
+        return had
+
+    @property
+    def queued_ms(self) -> float:
+        return len(self._queue) / (RATE * 2 / 1000)
+
+    @property
+    def sent_ms(self) -> float:
+        return self.reply_sent_bytes / (RATE * 2 / 1000)
+
+    def next_frame(self) -> bytes:
+        """The next 20 ms of queued audio, padded with silence (all silence when idle)."""
+        chunk = bytes(self._queue[:FRAME_BYTES])
+        del self._queue[:FRAME_BYTES]
+        self.total_frames += 1
+        self.reply_sent_bytes += len(chunk)
+        return chunk + bytes(FRAME_BYTES - len(chunk))
+
+
+class PacedAudioTrack(MediaStreamTrack):
+    """An aiortc audio track fed by :meth:`push`, paced on ``clock``.
+
+    ``on_idle`` is called (on the event loop) when the last queued audio has been handed out,
+    which is when ``output_audio_buffer.stopped`` is due."""
+
+    kind = "audio"
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__()
+        self.queue = OutboundQueue()
+        self.on_idle: Callable[[], None] | None = None
+        self._clock = clock
+        self._sleep = sleep
+        self._start: float | None = None
+        self._frames = 0  # frames since the clock (re)started
+        self._pts = 0
+
+    # --- what the door and the listener use ------------------------------------------------
+
+    def push(self, pcm: bytes) -> None:
+        """Queue mono PCM16 at :data:`RATE`."""
+        self.queue.push(pcm)
+
+    def clear(self) -> bool:
+        return self.queue.clear()
+
+    def start_reply(self) -> None:
+        self.queue.start_reply()
+
+    @property
+    def sent_ms(self) -> float:
+        return self.queue.sent_ms
+
+    @property
+    def queued_ms(self) -> float:
+        return self.queue.queued_ms
+
+    # --- what aiortc calls -----------------------------------------------------------------
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = self._clock()
+        if self._start is None or now - self._due() > MAX_LATE_S:
+            self._start, self._frames = now, 0
+        wait = self._due() - now
+        if wait > 0:
+            await self._sleep(wait)
+        self._frames += 1
+        had_audio = self.queue.queued_ms > 0
+        pcm = self.queue.next_frame()
+        if had_audio and self.queue.queued_ms == 0 and self.on_idle is not None:
+            self.on_idle()
+        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(pcm)
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._pts += FRAME_SAMPLES
+        return frame
+
+    def _due(self) -> float:
+        assert self._start is not None
+        return self._start + self._frames * FRAME_MS / 1000

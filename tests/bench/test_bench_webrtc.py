@@ -1,0 +1,47 @@
+"""The bench's WebRTC caller measures what it says: a turn gap, a barge-in, per-turn reports
+(against an in-process bridge on loopback, so the models are not loaded twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import RunningBridge
+
+from bridge.bench.cli import side_by_side
+from bridge.bench.run import BenchResult
+from bridge.bench.webrtc import webrtc_call
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda **_: ["127.0.0.1"])
+
+
+async def test_a_webrtc_call_reports_its_turn_gap_and_barge_in(
+    bridge: RunningBridge, speak: Callable[[str, int], bytes]
+) -> None:
+    reports, underruns = await webrtc_call(
+        bridge.url,
+        ["What time do you open?"],
+        lambda text: speak(text, 24_000),
+        barge_in=True,
+        media_only_s=0.0,
+    )
+    turn, barge = reports
+    assert turn.latency_ms is not None
+    assert 0 < turn.latency_ms < 5000
+    assert turn.heard_pcm  # the reply, at 8 kHz like the phone caller's
+    assert barge.clear_ms is not None
+    assert 0 < barge.clear_ms < 2000
+    assert underruns == 0
+
+
+def test_side_by_side_has_a_column_per_transport() -> None:
+    twilio = BenchResult(calls=1, turns=1, turn_gaps_ms=[700.0])
+    webrtc = BenchResult(calls=1, turns=1, turn_gaps_ms=[650.0], transport="webrtc")
+    lines = side_by_side([twilio, webrtc]).splitlines()
+    assert lines[0].split() == ["transport", "twilio", "webrtc"]
+    assert "700.000" in next(line for line in lines if line.startswith("turn_gap_p50_ms"))
