@@ -29,9 +29,11 @@ from starlette.staticfiles import StaticFiles
 from bridge.calls.call import Call
 from bridge.carriers.base import CallStarted
 from bridge.carriers.browser import BrowserCodec
+from bridge.config import Settings
 from bridge.doors.admission import Refused
 from bridge.doors.carriers import run_call
 from bridge.doors.client_secrets import api_error
+from bridge.doors.webrtc_call import peer_settings
 from bridge.engine import errors
 from bridge.logging import get_logger
 from bridge.realtime.auth import credential_from
@@ -44,6 +46,19 @@ log = get_logger("bridge.softphone")
 MAX_OFFER_BYTES = 64 * 1024  # a browser's offer is a few kilobytes
 CALL_ID_PREFIX = "sp_"
 STATIC = files("bridge.softphone") / "static"
+
+
+def ice_servers_for_page(settings: Settings) -> list[dict[str, Any]]:
+    """The page's ``iceServers``: the bridge's own STUN/TURN servers (none by default: on a
+    LAN or localhost, host candidates connect)."""
+    servers: list[dict[str, Any]] = []
+    for url in settings.webrtc_ice_servers:
+        server: dict[str, Any] = {"urls": url}
+        if url.startswith(("turn:", "turns:")) and settings.webrtc_turn_username:
+            server["username"] = settings.webrtc_turn_username
+            server["credential"] = settings.webrtc_turn_credential
+        servers.append(server)
+    return servers
 
 
 async def page(request: Request) -> Response:
@@ -62,7 +77,7 @@ async def session(request: Request) -> Response:
         "key": secret.value,
         "expires_at": secret.expires_at,
         "numbers": listing(runtime.router),
-        "ice_servers": SoftphoneTransport.ice_servers_for_page(runtime.settings),
+        "ice_servers": ice_servers_for_page(runtime.settings),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -95,7 +110,9 @@ async def place_call(request: Request) -> Response:
         return response
     call_id = CALL_ID_PREFIX + secrets.token_hex(12)
     try:
-        transport, answer = await SoftphoneTransport.answer(raw, runtime.settings)
+        transport, answer = await SoftphoneTransport.answer(
+            raw, peer_settings(runtime.settings), runtime.webrtc.peers
+        )
     except OfferRejected as exc:
         ticket.release()
         return api_error(400, f"Bad SDP offer: {exc}", errors.INVALID_VALUE)

@@ -13,8 +13,8 @@ with the first event after the transcript is there (the reply to it is always su
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from typing import Any
 
 from bridge.calls.call import CallHooks
 from bridge.engine import events as ev
@@ -37,8 +37,8 @@ SHOWN = (
 
 
 class PageFeed:
-    def __init__(self, send: Callable[[str], None]) -> None:
-        """``send``: one JSON message to the page (dropped if the channel is not open)."""
+    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+        """``send``: one event to the page."""
         self._send = send
         self._untold: list[MessageItem] = []  # the caller's audio items, transcripts not sent
 
@@ -81,5 +81,11 @@ class PageFeed:
     def on_digit(self, digit: str) -> None:
         self._post({"type": "dtmf.received", "digit": digit})
 
-    def _post(self, message: dict[str, object]) -> None:
-        self._send(json.dumps(message, separators=(",", ":")))
+    def _post(self, message: dict[str, Any]) -> None:
+        self._send(message)
+
+
+def _spoken_by_caller(item: object) -> bool:
+    if not isinstance(item, MessageItem) or item.role != "user":
+        return False
+    return any(isinstance(part, InputAudioPart) for part in item.content)

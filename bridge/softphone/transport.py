@@ -1,39 +1,38 @@
 """A softphone call's WebRTC peer as a call :class:`~bridge.calls.call.Transport`.
 
-The call adapter reads frames and writes frames; this transport makes a browser peer look like
-that. Inbound: the caller's audio (48 kHz, mixed to mono PCM16), the page's data-channel
-messages, and the echoes of marks. Outbound: audio goes to a paced outbound track whose clock
-is aiortc pulling a 20 ms frame at a time; a mark is echoed once the track has handed out every
-byte queued before it, and a clear drops the track's queue and echoes every mark still pending
-(a carrier reports marks of cleared audio as played too). So "what the caller heard", which
-barge-in truncates the reply to, is what really left for the peer.
+The call adapter reads frames and writes frames; this transport makes a browser peer (the
+media layer's :class:`~bridge.webrtc.peer.Peer`) look like that. Inbound: the caller's audio
+(mono PCM16 at the track's rate), the page's data-channel messages, and the echoes of marks.
+Outbound: audio goes to the peer's paced track, whose clock is aiortc pulling one 20 ms frame
+at a time. A mark is echoed once the track has handed out every byte queued before it, and a
+clear drops the track's queue and echoes every mark still pending (a carrier reports marks of
+cleared audio as played too). So "what the caller heard", which barge-in truncates the reply
+to, is what really left for the peer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import deque
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
+import av
 
 from bridge.audio.format import AudioFormat
 from bridge.carriers.base import Frame
-from bridge.config import Settings
 from bridge.logging import get_logger
-from bridge.softphone.track import InboundAudio, PacedTrack
+from bridge.webrtc import EventChannel, PacedAudioTrack, Peer, PeerRegistry, PeerSettings
+from bridge.webrtc import check_offer as check_sdp
+from bridge.webrtc.inbound import consume
+from bridge.webrtc.outbound import RATE
 
 log = get_logger("bridge.softphone")
 
-MEDIA = AudioFormat("pcm16", 48_000)  # Opus's rate: no resampling on the media path
-CONNECT_TIMEOUT_S = 15.0  # a peer that never completes ICE is closed after this
+MEDIA = AudioFormat("pcm16", RATE)  # the track's rate: aiortc's encoder resamples off the loop
 MAX_PAGE_MESSAGE_CHARS = 4096  # the page sends digits and hang-ups, nothing bigger
-MAX_CHANNEL_MESSAGE_BYTES = 262_144  # aiortc's SCTP limit: send() raises past it
 MAX_QUEUED_FRAMES = 500  # inbound frames (10 s of audio) before audio is dropped
+MAX_EARLY_EVENTS = 200  # events kept for a data channel that has not opened yet
 CHANNEL_LABEL = "softphone"
 
 
@@ -41,111 +40,106 @@ class OfferRejected(ValueError):
     """An SDP offer the bridge cannot answer (not SDP, or no audio to talk over)."""
 
 
-def check_offer(raw: bytes) -> str:
-    try:
-        sdp = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise OfferRejected("the offer is not UTF-8 text") from None
-    if not sdp.startswith("v=0"):
-        raise OfferRejected("the offer is not SDP (it must start with v=0)")
-    if "\nm=audio " not in sdp.replace("\r\n", "\n"):
-        raise OfferRejected("the offer has no audio (m=audio) section")
-    return sdp
+class MarkingTrack(PacedAudioTrack):
+    """The media layer's paced track, counting the bytes pushed and reporting each frame
+    handed out (so marks can be echoed at the moment their audio left)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushed_bytes = 0
+        self.on_frame: list[Any] = []
+
+    def push(self, pcm: bytes) -> None:
+        self.pushed_bytes += len(pcm)
+        super().push(pcm)
+
+    @property
+    def handed_bytes(self) -> int:
+        """Pushed bytes handed to aiortc or dropped by a clear."""
+        return self.pushed_bytes - round(self.queued_ms * RATE * 2 / 1000)
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()
+        for callback in self.on_frame:
+            callback()
+        return frame
 
 
 class SoftphoneTransport:
-    def __init__(self, pc: RTCPeerConnection, track: PacedTrack) -> None:
+    def __init__(self, peer: Peer, track: MarkingTrack) -> None:
         self.media = MEDIA
-        self._pc = pc
+        self.peer = peer
         self._track = track
         self._inbound: asyncio.Queue[Frame | None] = asyncio.Queue()
-        self._marks: deque[tuple[int, str]] = deque()  # (bytes queued before it, name)
-        self._channel: Any = None
-        self._connected = asyncio.Event()
-        self._closed = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        track.on_progress = self._echo_marks
-        pc.on("track", self._on_track)
-        pc.on("datachannel", self._on_datachannel)
-        pc.on("connectionstatechange", self._on_state)
-
-    # --- setting up -------------------------------------------------------------------
-
-    @staticmethod
-    def ice_servers_for_page(settings: Settings) -> list[dict[str, Any]]:
-        """ICE servers the page's peer uses: none; both ends are host candidates."""
-        return []
+        self._marks: deque[tuple[int, str]] = deque()  # (bytes pushed before it, name)
+        self._channel: EventChannel | None = None
+        self._dropped = 0
+        self._early: list[dict[str, Any]] = []  # events before the channel opened
+        track.on_frame.append(self._echo_marks)
+        peer.on_close.append(lambda: self._inbound.put_nowait(None))
 
     @classmethod
-    async def answer(cls, raw_offer: bytes, settings: Settings) -> tuple[SoftphoneTransport, str]:
+    async def answer(
+        cls, raw_offer: bytes, settings: PeerSettings, registry: PeerRegistry | None = None
+    ) -> tuple[SoftphoneTransport, str]:
         """A transport for this offer and the answer SDP; raises :class:`OfferRejected`."""
-        offer = check_offer(raw_offer)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        transport = cls(pc, PacedTrack(MEDIA.sample_rate))
         try:
-            pc.addTrack(transport._track)
-            try:
-                await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            except ValueError as exc:  # aiortc's parse errors and unsupported offers
-                raise OfferRejected(str(exc) or "aiortc cannot use it") from None
-            await pc.setLocalDescription(await pc.createAnswer())
+            offer = raw_offer.decode("utf-8")
+            check_sdp(offer)
+        except UnicodeDecodeError:
+            raise OfferRejected("The SDP offer is not UTF-8 text.") from None
+        except ValueError as exc:  # SdpError: says what is wrong
+            raise OfferRejected(str(exc)) from None
+        track = MarkingTrack()
+        peer = Peer(settings, registry, track=track)
+        transport = cls(peer, track)
+        try:
+            answer = await peer.answer(offer)
+        except ValueError as exc:  # aiortc refused what the checks let through
+            await peer.close()
+            raise OfferRejected(str(exc) or "aiortc cannot answer it") from None
         except BaseException:
-            await transport.close()
+            await peer.close()
             raise
-        return transport, pc.localDescription.sdp
+        peer.spawn(transport._read_audio())
+        peer.spawn(transport._take_channel())
+        return transport, answer
 
-    async def connected(self, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
-        """Wait for ICE and DTLS to complete; False (and closed) if the peer never does."""
+    async def connected(self) -> bool:
+        """Wait for the peer to connect; False once the media layer's watchdog closed it."""
+        connected = asyncio.ensure_future(self.peer.connected.wait())
+        closed = asyncio.ensure_future(self.peer.closed.wait())
         try:
-            async with asyncio.timeout(timeout_s):
-                await self._connected.wait()
-        except TimeoutError:
-            await self.close()
-            return False
-        return not self._closed
-
-    def _on_state(self) -> None:
-        state = self._pc.connectionState
-        if state == "connected":
-            self._connected.set()
-        elif state in ("failed", "closed"):
-            self._inbound.put_nowait(None)
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio":
-            self._spawn(self._read_audio(track))
-
-    def _on_datachannel(self, channel: Any) -> None:
-        if self._channel is not None or channel.label != CHANNEL_LABEL:
-            return
-        self._channel = channel
-        channel.on("message", self._on_message)
-        channel.on("close", lambda: self._inbound.put_nowait(None))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            await asyncio.wait([connected, closed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            connected.cancel()
+            closed.cancel()
+        return self.peer.connected.is_set() and not self.peer.closed.is_set()
 
     # --- inbound ----------------------------------------------------------------------
 
-    async def _read_audio(self, track: MediaStreamTrack) -> None:
-        """Consume the caller's track always (aiortc's buffers grow otherwise)."""
-        dropped = 0
-        audio = InboundAudio(MEDIA.sample_rate)
+    async def _read_audio(self) -> None:
+        track = await self.peer.remote_audio
+        await consume(track, RATE, self._deliver)
+
+    async def _deliver(self, audio: bytes) -> None:
+        if self._inbound.qsize() < MAX_QUEUED_FRAMES:
+            self._inbound.put_nowait(audio)
+            return
+        self._dropped += 1
+        if self._dropped == 1:
+            log.warning("softphone audio dropped: the call is not reading it")
+
+    async def _take_channel(self) -> None:
         while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, AudioFrame):
-                continue
-            if self._inbound.qsize() >= MAX_QUEUED_FRAMES:
-                dropped += 1
-                if dropped == 1:
-                    log.warning("softphone audio dropped: the call is not reading")
-                continue
-            self._inbound.put_nowait(audio.convert(frame))
+            channel = await self.peer.channels.get()
+            if channel.label == CHANNEL_LABEL and self._channel is None:
+                self._channel = EventChannel(channel)
+                channel.on("message", self._on_message)
+                channel.on("close", lambda: self._inbound.put_nowait(None))
+                early, self._early = self._early, []
+                for event in early:
+                    self._channel.send(event)
 
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes) or len(message) > MAX_PAGE_MESSAGE_CHARS:
@@ -155,7 +149,7 @@ class SoftphoneTransport:
             self._inbound.put_nowait(message)
 
     async def receive(self) -> Frame | None:
-        if self._closed:
+        if self.peer.closed.is_set():
             return None
         frame = await self._inbound.get()
         if frame is None:
@@ -168,38 +162,29 @@ class SoftphoneTransport:
         if isinstance(frame, bytes):
             self._track.push(frame)
             return
-        kind = json.loads(frame).get("type")
+        message = json.loads(frame)
+        kind = message.get("type")
         if kind == "mark":
-            self._marks.append((self._track.queued_bytes, json.loads(frame)["name"]))
-            self._echo_marks(self._track.handed_bytes)
+            self._marks.append((self._track.pushed_bytes, message["name"]))
+            self._echo_marks()
         elif kind == "clear":
-            self._track.clear()  # handed == queued now: every pending mark is echoed
+            self._track.clear()  # nothing is queued now: every pending mark is echoed
+            self._echo_marks()
         else:
-            self.send_event(frame)  # hang-up: tell the page
+            self.send_event(message)  # hang-up: tell the page
 
-    def _echo_marks(self, handed: int) -> None:
+    def _echo_marks(self) -> None:
+        handed = self._track.handed_bytes
         while self._marks and self._marks[0][0] <= handed:
             _, name = self._marks.popleft()
             self._inbound.put_nowait(json.dumps({"type": "mark", "name": name}))
 
-    def send_event(self, message: str) -> None:
-        """One JSON message to the page; dropped when the channel is not open (yet)."""
-        channel = self._channel
-        if channel is None or channel.readyState != "open":
-            return
-        if len(message.encode()) > MAX_CHANNEL_MESSAGE_BYTES:
-            log.warning("softphone event too big for the data channel", size=len(message))
-            return
-        channel.send(message)
+    def send_event(self, message: dict[str, Any]) -> None:
+        """One event to the page (kept until its channel opens; a flood is dropped)."""
+        if self._channel is not None:
+            self._channel.send(message)
+        elif len(self._early) < MAX_EARLY_EVENTS:
+            self._early.append(message)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._inbound.put_nowait(None)
-        self._track.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._pc.close()
+        await self.peer.close()
