@@ -53,9 +53,8 @@ class PageFeed:
             self._tell_transcripts()
         if isinstance(event, ev.ConversationItemDone):
             item = event.item
-            if isinstance(item, MessageItem) and item.role == "user":
-                if any(isinstance(part, InputAudioPart) for part in item.content):
-                    self._untold.append(item)
+            if isinstance(item, MessageItem) and _spoken_by_caller(item):
+                self._untold.append(item)
             return
         if isinstance(event, ev.InputAudioTranscriptionCompleted):
             return  # told from the item, once
@@ -85,7 +84,5 @@ class PageFeed:
         self._send(message)
 
 
-def _spoken_by_caller(item: object) -> bool:
-    if not isinstance(item, MessageItem) or item.role != "user":
-        return False
-    return any(isinstance(part, InputAudioPart) for part in item.content)
+def _spoken_by_caller(item: MessageItem) -> bool:
+    return item.role == "user" and any(isinstance(part, InputAudioPart) for part in item.content)
