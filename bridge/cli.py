@@ -41,8 +41,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except TlsFilesMissing as exc:
         print(f"bridge: {exc}", file=sys.stderr)
         return 2
-    scheme = "https" if settings.tls_cert else "http"
-    get_logger("bridge").info(f"softphone: {scheme}://{settings.host}:{settings.port}/")
+    if settings.softphone:
+        scheme = "https" if settings.tls_cert else "http"
+        get_logger("bridge").info(f"softphone: {scheme}://{settings.host}:{settings.port}/")
     # SIGTERM/SIGINT: drain (no new calls; live ones finish or hear the goodbye), then stop
     # accepting, finish requests, run the lifespan exit, and exit 0. A second signal: at once.
     GracefulServer(config, drain=app.state.runtime.start_draining).run()

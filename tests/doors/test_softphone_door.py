@@ -172,3 +172,19 @@ async def test_keypad_digits_reach_the_call_and_hang_up_ends_it(
     assert (await client.next_event("dtmf.received"))["digit"] == "#"
     page.send(json.dumps({"type": "hangup"}))
     await nothing_left(runtime)
+
+
+async def test_a_call_hung_up_from_outside_tells_the_page(
+    open_bridge: tuple[httpx.AsyncClient, Any], client: WebRTCClient
+) -> None:
+    http, runtime = open_bridge
+    auth = {"Authorization": f"Bearer {await page_key(http)}"}
+    reply = await http.post(
+        "/softphone/calls?number=agent", content=await client.offer(), headers={**auth, **SDP}
+    )
+    await client.pc.setRemoteDescription(RTCSessionDescription(sdp=reply.text, type="answer"))
+    await client.next_event("call.started", within=10)
+    gone = await http.delete(reply.headers["location"], headers=auth)
+    assert gone.status_code == 204
+    await client.next_event("hangup")
+    await nothing_left(runtime)
