@@ -136,10 +136,15 @@ async def heard(page: Any, stt: SpeechToText) -> str:
 
 
 async def call_ended(bridge: RunningBridge) -> None:
+    """The page hung up: the call, its admission and its peer are all gone."""
     runtime = bridge.app.state.runtime
     async with asyncio.timeout(10):
         await runtime.calls.wait_empty()
+        await runtime.admission.wait_idle()
+        for peer in list(runtime.webrtc.peers.live):
+            await peer.ended.wait()
     assert runtime.sessions == 0
+    assert len(runtime.webrtc.peers) == 0
 
 
 AGENT_SAID = "[...window.softphone.stats().transcript].filter(t => t.role === 'assistant')"
