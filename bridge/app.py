@@ -19,6 +19,7 @@ from bridge.doors.carriers import call_routes
 from bridge.doors.cors import realtime_cors
 from bridge.doors.realtime_ws import realtime_routes
 from bridge.doors.sip_rest import sip_routes
+from bridge.doors.softphone import end_softphone_calls, softphone_routes
 from bridge.doors.status import status_routes
 from bridge.doors.webrtc_realtime import webrtc_routes
 from bridge.logging import get_logger
@@ -124,6 +125,7 @@ def create_app(
         try:
             yield
         finally:
+            await end_softphone_calls(app)
             await runtime.webrtc.close_all()
             for task in (llm_check, loop_probe):
                 task.cancel()
@@ -150,6 +152,7 @@ def create_app(
             *call_routes(),
             *sip_routes(),
             *status_routes(),
+            *softphone_routes(settings.softphone),
         ],
         lifespan=lifespan,
         middleware=realtime_cors(settings.cors_origins),

@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import create_app
     from bridge.pipeline.engines import check_devices
     from bridge.pipeline.onnx import DeviceError
-    from bridge.server import GracefulServer
+    from bridge.server import GracefulServer, TlsFilesMissing, server_config
 
     overrides = {"host": args.host, "port": args.port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -43,19 +43,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except TracingUnavailable as exc:
         print(f"bridge: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # our structlog set-up handles uvicorn's loggers too
-        ws_max_size=settings.max_message_bytes,
-        # Audio frames do not compress; deflating each one cost a third of the event loop at
-        # 100 calls.
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        config = server_config(app, settings)
+    except TlsFilesMissing as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
+    if settings.softphone:
+        scheme = "https" if settings.tls_cert else "http"
+        # A wildcard address is where the bridge listens, not an address a browser can open.
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        get_logger("bridge").info(f"softphone: {scheme}://{host}:{settings.port}/")
     # SIGTERM/SIGINT: drain (no new calls; live ones finish or hear the goodbye), then stop
     # accepting, finish requests, run the lifespan exit, and exit 0. A second signal: at once.
     GracefulServer(config, drain=app.state.runtime.start_draining).run()

@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     log_transcripts: bool = True
+    # TLS: serve https/wss directly (PEM files); both or neither.
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    # The browser softphone at / and its call door (POST /softphone/calls)
+    softphone: bool = True
+    softphone_key_ttl_s: int = Field(default=600, ge=10, le=7200)
 
     # Speech-to-text (faster-whisper in process, or an OpenAI-compatible transcription endpoint)
     stt_backend: Literal["local", "openai"] = "local"
@@ -244,6 +251,12 @@ class Settings(BaseSettings):
             raise ValueError(f"expected 1024 <= LOW <= HIGH <= 65535, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("BRIDGE_TLS_CERT and BRIDGE_TLS_KEY go together: set both or neither")
+        return self
+
     @property
     def sip_rtp_port_range(self) -> range:
         low, _, high = self.sip_rtp_ports.partition("-")
@@ -398,7 +411,8 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             got = error.get("input")
             shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
-            problems.append(f"{_env_key(error['loc'])}: {error['msg']}{shown}")
+            where = f"{_env_key(error['loc'])}: " if error["loc"] else ""  # whole-object rules
+            problems.append(f"{where}{error['msg']}{shown}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
     except SettingsError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None

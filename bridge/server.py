@@ -5,6 +5,10 @@ SIGTERM or SIGINT does not reach uvicorn: the bridge drains first (no new calls,
 fails, live calls go on until they end or ``BRIDGE_DRAIN_TIMEOUT_S`` passes; see
 :mod:`bridge.doors.drain`), then tells uvicorn to exit, and the process ends with status 0. A
 second signal stops at once.
+
+With ``BRIDGE_TLS_CERT`` and ``BRIDGE_TLS_KEY`` the same server speaks https and wss itself
+(:func:`server_config`): browsers give microphones and WebRTC only to secure pages off
+localhost, and the openai JS SDK dials only ``wss://``.
 """
 
 from __future__ import annotations
@@ -15,13 +19,45 @@ import signal
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from bridge.config import Settings
 from bridge.logging import get_logger
 
 log = get_logger("bridge")
+
+
+class TlsFilesMissing(Exception):
+    """A TLS certificate or key file that cannot be read; the message names the setting."""
+
+
+def server_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for ``bridge serve``: plain http/ws, or https/wss with TLS."""
+    tls: dict[str, str] = {}
+    if settings.tls_cert:
+        for key, path in (
+            ("BRIDGE_TLS_CERT", settings.tls_cert),
+            ("BRIDGE_TLS_KEY", settings.tls_key),
+        ):
+            if not Path(path).is_file():
+                raise TlsFilesMissing(f"{key}: no such file {path!r}")
+        tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key}
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our structlog set-up handles uvicorn's loggers too
+        ws_max_size=settings.max_message_bytes,
+        # Audio frames do not compress; deflating each one cost a third of the event loop at
+        # 100 calls.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=10,
+        **tls,  # type: ignore[arg-type]
+    )
 
 
 class GracefulServer(uvicorn.Server):

@@ -40,6 +40,17 @@ ALLOWED: dict[str, set[str]] = {
         "logging",
         "json_limits",
     },
+    # the softphone's transport, page feed and directory: doors/softphone.py composes them
+    "softphone": {
+        "calls",
+        "carriers",
+        "dialplan",
+        "engine",
+        "realtime",
+        "webrtc",
+        "audio",
+        "logging",
+    },
     "dialplan": {
         "calls",
         "engine",

@@ -19,8 +19,8 @@ from typing import Literal, Protocol
 
 from bridge.pipeline.engines import Engines
 
-Door = Literal["realtime", "carrier", "audiosocket", "sip"]
-DOORS: tuple[Door, ...] = ("realtime", "carrier", "audiosocket", "sip")
+Door = Literal["realtime", "carrier", "audiosocket", "sip", "softphone"]
+DOORS: tuple[Door, ...] = ("realtime", "carrier", "audiosocket", "sip", "softphone")
 Reason = Literal["loading", "full", "draining"]
 # Seconds a refused client is asked to wait (a load balancer tries another bridge first).
 RETRY_AFTER_S: dict[Reason, int] = {"loading": 10, "full": 5, "draining": 30}
