@@ -1,9 +1,10 @@
 """``GET /v1/status``: what the process holds right now, for operators and leak tests.
 
-Live calls and sessions per door (what admission counts), capacity, resident memory, open
-file descriptors, live asyncio tasks and, when SIP is on, the SIP legs in progress and the
-RTP ports bound. Authenticated like the other ``/v1`` endpoints when API keys are set. One
-function builds the body, so a field (``draining``, say) is one line more.
+Live calls and sessions per door (what admission counts), capacity, resident memory and what
+it is made of (:mod:`bridge.doors.memory`), open file descriptors, live asyncio tasks and,
+when SIP is on, the SIP legs in progress and the RTP ports bound. Authenticated like the other
+``/v1`` endpoints when API keys are set. One function builds the body, so a field
+(``draining``, say) is one line more.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridge.doors.memory import memory
 from bridge.realtime.auth import credential_from
 from bridge.runtime import Runtime, runtime_of
 
@@ -51,6 +53,7 @@ def status_of(runtime: Runtime) -> dict[str, Any]:
         "capacity": admission.capacity,
         "calls": len(runtime.calls),
         "rss_mb": rss_mb(),
+        "memory": memory(),
         "open_fds": open_fds(),
         "tasks": len(asyncio.all_tasks()),
     }
