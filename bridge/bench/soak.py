@@ -60,6 +60,7 @@ class Sample:
     late_frames: int = 0  # the bridge's bridge_late_frames_total so far
     lag_over: int = 0  # bridge loop-lag probes over LAG_REPORTED_S so far
     lag_max_s: float = 0.0  # upper bound of the highest loop-lag bucket reached so far
+    loop_thread: dict[str, float] | None = None  # /v1/status "loop_thread": cpu_s, waiting_s
 
 
 @dataclass
@@ -131,6 +132,7 @@ class SoakResult:
             "bridge_late_frames": last.late_frames - first.late_frames if first and last else None,
             "bridge_loop_lag_over_50ms": last.lag_over - first.lag_over if first and last else None,
             "bridge_loop_lag_max_ms": round(1000 * last.lag_max_s) if last else None,
+            **self._loop_thread(first, last),
             "bench_loop_lag_over_50ms": self.bench_lag.over,
             "bench_loop_lag_max_ms": round(1000 * self.bench_lag.max_s),
             "rss_after_warmup_mb": start.rss_mb if start else None,
@@ -148,6 +150,18 @@ class SoakResult:
             "open_fds_after": self.after.open_fds if self.after else None,
             "back_to_idle": self.back_to_idle,
         }
+
+    @staticmethod
+    def _loop_thread(first: Sample | None, last: Sample | None) -> dict[str, float | None]:
+        """Fractions of the load's wall time the bridge's loop thread ran and waited for a
+        CPU: lag while it mostly waited is the machine, lag while it mostly ran the bridge."""
+        busy = waiting = None
+        if first and last and first.loop_thread and last.loop_thread and last.at_s > first.at_s:
+            wall = last.at_s - first.at_s
+            busy = round((last.loop_thread["cpu_s"] - first.loop_thread["cpu_s"]) / wall, 2)
+            waiting = (last.loop_thread["waiting_s"] - first.loop_thread["waiting_s"]) / wall
+            waiting = round(waiting, 2)
+        return {"bridge_loop_thread_busy": busy, "bridge_loop_thread_waiting_for_cpu": waiting}
 
     @property
     def back_to_idle(self) -> bool:
@@ -210,6 +224,7 @@ async def _status(http: httpx.AsyncClient, url: str, started: float) -> Sample:
         late,
         lag_over,
         lag_max_s,
+        body.get("loop_thread"),
     )
 
 

@@ -46,7 +46,8 @@ def test_slope_is_least_squares_per_minute() -> None:
 def sample(at_s: float, rss: float, in_use: float, free: float, late: int, lag: int) -> Sample:
     memory = {"anon_mb": rss - 80, "malloc_in_use_mb": in_use, "malloc_free_mb": free,
               "python_blocks": 500_000, "threads": 13}  # fmt: skip
-    return Sample(at_s, rss, 40, 30, 12, memory, late, lag, 0.1)
+    thread = {"cpu_s": at_s * 0.5, "waiting_s": at_s * 0.25}  # half busy, a quarter waiting
+    return Sample(at_s, rss, 40, 30, 12, memory, late, lag, 0.1, thread)
 
 
 def test_summary_separates_allocator_growth_from_memory_in_use() -> None:
@@ -72,3 +73,5 @@ def test_summary_separates_allocator_growth_from_memory_in_use() -> None:
     assert summary["bridge_late_frames"] == 20
     assert summary["bridge_loop_lag_over_50ms"] == 4
     assert summary["bridge_loop_lag_max_ms"] == 100
+    assert summary["bridge_loop_thread_busy"] == 0.5
+    assert summary["bridge_loop_thread_waiting_for_cpu"] == 0.25

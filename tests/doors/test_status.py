@@ -32,6 +32,8 @@ async def test_status_counts_what_the_process_holds() -> None:
     assert memory["python_blocks"] > 1000
     assert memory["threads"] >= 1
     assert "traced_mb" not in memory  # tracemalloc is off
+    assert body["loop_thread"]["cpu_s"] > 0
+    assert body["loop_thread"]["waiting_s"] >= 0
     assert body["open_fds"] > 3
     assert body["tasks"] >= 1
     assert "sip" not in body  # SIP is off
