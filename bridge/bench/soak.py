@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -110,6 +111,7 @@ class SoakResult:
     failed_calls: int = 0
     missed_samples: int = 0  # /v1/status polls that timed out under load
     bench_lag: LoopLag = field(default_factory=LoopLag)
+    load_average: list[float] = field(default_factory=list)  # 1-minute, at start and at end
 
     def summary(self) -> dict[str, Any]:
         # Growth is measured over the load: from the end of the warm-up to the last sample
@@ -121,6 +123,9 @@ class SoakResult:
         last = self.samples[-1] if self.samples else None
         return {
             "minutes": self.minutes,
+            # The machine's: on two cores, anything near 2 or above makes timing figures noise.
+            "load_average_at_start": self.load_average[0] if self.load_average else None,
+            "load_average_at_end": self.load_average[-1] if self.load_average else None,
             "conversational_calls": self.calls,
             "media_only_calls": self.media_calls,
             "calls_completed": self.calls_done,
@@ -322,6 +327,7 @@ async def run_soak(
             )
             idle = result.idle = await _idle(http, url, started)
             lag_probe = asyncio.create_task(result.bench_lag.watch())
+            result.load_average.append(round(os.getloadavg()[0], 2))
             started = time.monotonic()
             until = started + minutes * 60
             callers = [
@@ -337,5 +343,6 @@ async def run_soak(
             await asyncio.gather(*callers)
             result.samples.append(await _status(http, url, started))
             lag_probe.cancel()
+            result.load_average.append(round(os.getloadavg()[0], 2))
             result.after = await _settle(http, url, started, idle)
     return result

@@ -60,7 +60,9 @@ def test_summary_separates_allocator_growth_from_memory_in_use() -> None:
         sample(181, 640, 240, 100, 120, 9),  # after the calls: not part of the load
     ]
     result.late_frames, result.late_frames_media = 30, 4
+    result.load_average = [0.2, 0.4]
     summary = result.summary()
+    assert (summary["load_average_at_start"], summary["load_average_at_end"]) == (0.2, 0.4)
     assert summary["rss_after_warmup_mb"] == 620
     assert summary["rss_end_mb"] == 660
     assert summary["rss_growth_mb"] == 40
