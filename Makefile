@@ -22,9 +22,9 @@ lint: $(STAMP)
 	$(BIN)/mypy bridge
 
 # The SIP tests drive the bridge with sipp (Debian's sip-tester) and the dialplan pictures need
-# Graphviz (dot), the deploy tests Kamailio; installed here the way .ci/run does when we can, else `make test` stops and
+# Graphviz (dot), the deploy tests Kamailio, the softphone test Chromium; installed here the way .ci/run does when we can, else `make test` stops and
 # says what to install (rather than letting their tests skip quietly).
-SYSTEM_DEPS := sipp:sip-tester dot:graphviz kamailio:kamailio
+SYSTEM_DEPS := sipp:sip-tester dot:graphviz kamailio:kamailio chromium:chromium
 system-deps:
 	@missing=""; for dep in $(SYSTEM_DEPS); do \
 	  command -v "$${dep%%:*}" >/dev/null || missing="$$missing $${dep#*:}"; done; \
