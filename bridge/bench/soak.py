@@ -1,8 +1,21 @@
 """``bridge bench --soak MINUTES``: conversational and media-only calls, redialled for a long
-time, while the bridge's ``/v1/status`` is sampled (resident memory, live asyncio tasks, open
-file descriptors). Reports memory growth after the warm-up (the first minute, or the first
-third of a run shorter than three minutes), whether tasks and descriptors came back to their
-idle count once the calls ended, and the late frames the callers heard.
+time, while the bridge's ``/v1/status`` and ``/metrics`` are sampled. Reports memory growth
+after the warm-up (the first minute, or the first third of a run shorter than three minutes),
+whether tasks and descriptors came back to their idle count once the calls ended, and the late
+frames the callers heard.
+
+Growth in resident memory alone does not say "leak": it also moves when malloc keeps freed
+memory for reuse or the kernel pages in more of a model file. So each figure of
+:mod:`bridge.doors.memory` is reported from the end of the warm-up to the end of the load,
+with RSS's slope (least squares, MB per minute): memory in use (malloc's and Python's) that
+keeps climbing is a leak; RSS that climbs while memory in use stays flat is the allocator.
+
+Late frames are split by where they come from: the callers' late frames (audio that arrived
+after the caller's playout ran dry) by kind of call (conversational ones wait on speech
+synthesis, media-only ones on nothing but the event loops), the bridge's own
+(``bridge_late_frames``: a frame that was ready but sent after the caller ran dry, a stalled
+event loop), the bridge's event-loop lag (``bridge_event_loop_lag_seconds``) and the lag of
+this process's loop, where the simulated callers run.
 
 The idle count is taken after a warm-up round at full concurrency (every caller once, briefly),
 so pools that are meant to stay (the LLM client's keep-alive connections, engine threads) are
@@ -13,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.bench.run import ANSWER, QUESTIONS, _shared_tts, hold_music_dialplan, local_bridge
 from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
@@ -30,6 +45,9 @@ from bridge.testing.serve import serve_app
 
 MEDIA_CALL_S = 20.0  # each media-only call listens to this much hold music, then redials
 SETTLE_S = 30.0  # how long the bridge gets to release everything once the calls end
+LAG_PROBE_S = 0.02  # this process's loop-lag probe: one caller tick
+LAG_REPORTED_S = 0.05  # loop lag above this is counted (the bridge's probe has a bucket here)
+MEMORY_FIGURES = ("anon_mb", "malloc_in_use_mb", "malloc_free_mb", "python_blocks", "traced_mb")
 
 
 @dataclass
@@ -39,6 +57,41 @@ class Sample:
     tasks: int
     open_fds: int
     live: int
+    memory: dict[str, float] = field(default_factory=dict)  # /v1/status "memory"
+    late_frames: int = 0  # the bridge's bridge_late_frames_total so far
+    lag_over: int = 0  # bridge loop-lag probes over LAG_REPORTED_S so far
+    lag_max_s: float = 0.0  # upper bound of the highest loop-lag bucket reached so far
+    loop_thread: dict[str, float] | None = None  # /v1/status "loop_thread": cpu_s, waiting_s
+
+
+@dataclass
+class LoopLag:
+    """Lag of this process's event loop (where the simulated callers tick)."""
+
+    probes: int = 0
+    over: int = 0  # probes later than LAG_REPORTED_S
+    max_s: float = 0.0
+
+    async def watch(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_S)
+            lag = time.perf_counter() - started - LAG_PROBE_S
+            self.probes += 1
+            self.over += lag > LAG_REPORTED_S
+            self.max_s = max(self.max_s, lag)
+
+
+def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of ``(seconds, value)`` points, per minute."""
+    if len(points) < 2:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if not spread:
+        return None
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
 
 
 @dataclass
@@ -54,25 +107,49 @@ class SoakResult:
     turns: int = 0
     unanswered: int = 0
     late_frames: int = 0
+    late_frames_media: int = 0  # of late_frames, those of media-only calls
     failed_calls: int = 0
+    missed_samples: int = 0  # /v1/status polls that timed out under load
+    bench_lag: LoopLag = field(default_factory=LoopLag)
+    load_average: list[float] = field(default_factory=list)  # 1-minute, at start and at end
 
     def summary(self) -> dict[str, Any]:
         # Growth is measured over the load: from the end of the warm-up to the last sample
         # taken while the calls were still being redialled.
         late = [s for s in self.samples[:-1] if s.at_s >= self.warmup_s]
-        start = late[0] if late else None
+        start, end = (late[0], late[-1]) if late else (None, None)
+        slope = slope_per_minute([(s.at_s, s.rss_mb) for s in late])
+        first = self.samples[0] if self.samples else None
+        last = self.samples[-1] if self.samples else None
         return {
             "minutes": self.minutes,
+            # The machine's: on two cores, anything near 2 or above makes timing figures noise.
+            "load_average_at_start": self.load_average[0] if self.load_average else None,
+            "load_average_at_end": self.load_average[-1] if self.load_average else None,
             "conversational_calls": self.calls,
             "media_only_calls": self.media_calls,
             "calls_completed": self.calls_done,
             "failed_calls": self.failed_calls,
+            "missed_samples": self.missed_samples,
             "turns": self.turns,
             "unanswered_turns": self.unanswered,
             "late_frames": self.late_frames,
+            "late_frames_conversational": self.late_frames - self.late_frames_media,
+            "late_frames_media_only": self.late_frames_media,
+            "bridge_late_frames": last.late_frames - first.late_frames if first and last else None,
+            "bridge_loop_lag_over_50ms": last.lag_over - first.lag_over if first and last else None,
+            "bridge_loop_lag_max_ms": round(1000 * last.lag_max_s) if last else None,
+            **self._loop_thread(first, last),
+            "bench_loop_lag_over_50ms": self.bench_lag.over,
+            "bench_loop_lag_max_ms": round(1000 * self.bench_lag.max_s),
             "rss_after_warmup_mb": start.rss_mb if start else None,
+            "rss_end_mb": end.rss_mb if end else None,
             "rss_peak_mb": max(s.rss_mb for s in late) if late else None,
-            "rss_growth_mb": round(late[-1].rss_mb - start.rss_mb, 1) if start else None,
+            "rss_growth_mb": round(end.rss_mb - start.rss_mb, 1) if start and end else None,
+            "rss_slope_mb_per_min": round(slope, 2) if slope is not None else None,
+            **{f"{name}_growth": _growth(start, end, name) for name in MEMORY_FIGURES},
+            "threads_after_warmup": start.memory.get("threads") if start else None,
+            "threads_end": end.memory.get("threads") if end else None,
             "rss_after_calls_mb": self.after.rss_mb if self.after else None,
             "idle_tasks": self.idle.tasks if self.idle else None,
             "tasks_after": self.after.tasks if self.after else None,
@@ -80,6 +157,18 @@ class SoakResult:
             "open_fds_after": self.after.open_fds if self.after else None,
             "back_to_idle": self.back_to_idle,
         }
+
+    @staticmethod
+    def _loop_thread(first: Sample | None, last: Sample | None) -> dict[str, float | None]:
+        """Fractions of the load's wall time the bridge's loop thread ran and waited for a
+        CPU: lag while it mostly waited is the machine, lag while it mostly ran the bridge."""
+        busy = waiting = None
+        if first and last and first.loop_thread and last.loop_thread and last.at_s > first.at_s:
+            wall = last.at_s - first.at_s
+            busy = round((last.loop_thread["cpu_s"] - first.loop_thread["cpu_s"]) / wall, 2)
+            waiting = (last.loop_thread["waiting_s"] - first.loop_thread["waiting_s"]) / wall
+            waiting = round(waiting, 2)
+        return {"bridge_loop_thread_busy": busy, "bridge_loop_thread_waiting_for_cpu": waiting}
 
     @property
     def back_to_idle(self) -> bool:
@@ -96,18 +185,53 @@ class SoakResult:
         return {"summary": self.summary(), "raw": asdict(self)}
 
 
+def _growth(start: Sample | None, end: Sample | None, name: str) -> float | None:
+    if start is None or end is None or name not in start.memory or name not in end.memory:
+        return None
+    return round(end.memory[name] - start.memory[name], 1)
+
+
 def warmup_s(minutes: float) -> float:
     return min(60.0, minutes * 60 / 3)
 
 
+def _metrics(text: str) -> tuple[int, int, float]:
+    """From /metrics: late frames, loop-lag probes over LAG_REPORTED_S, the highest lag
+    bucket reached (its upper bound, seconds; the last finite bound when over all)."""
+    late, total, under, highest = 0.0, 0.0, 0.0, 0.0
+    buckets: list[tuple[float, float]] = []
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "bridge_late_frames_total":
+                late = sample.value
+            elif sample.name == "bridge_event_loop_lag_seconds_bucket":
+                buckets.append((float(sample.labels["le"]), sample.value))
+    buckets.sort()
+    for bound, count in buckets:
+        if bound <= LAG_REPORTED_S:
+            under = count
+        total = max(total, count)
+    for bound, count in buckets:
+        if count >= total:
+            highest = bound if bound != float("inf") else max(b for b, _ in buckets[:-1])
+            break
+    return int(late), int(total - under), highest
+
+
 async def _status(http: httpx.AsyncClient, url: str, started: float) -> Sample:
     body = (await http.get(f"{url}/v1/status")).json()
+    late, lag_over, lag_max_s = _metrics((await http.get(f"{url}/metrics")).text)
     return Sample(
         round(time.monotonic() - started, 1),
         body["rss_mb"],
         body["tasks"],
         body["open_fds"],
         body["live_total"],
+        body.get("memory", {}),
+        late,
+        lag_over,
+        lag_max_s,
+        body.get("loop_thread"),
     )
 
 
@@ -119,10 +243,11 @@ async def _call(url: str, steps: list[Step], parameters: dict[str, str]) -> tupl
     return reports, caller.playback.underruns
 
 
-def _tally(result: SoakResult, outcome: tuple[Any, int]) -> None:
+def _tally(result: SoakResult, outcome: tuple[Any, int], media: bool) -> None:
     reports, underruns = outcome
     result.calls_done += 1
     result.late_frames += underruns
+    result.late_frames_media += underruns if media else 0
     for report in reports:
         if report.step.startswith("say"):
             result.turns += 1
@@ -141,7 +266,7 @@ async def _caller(url: str, index: int, media: bool, until: float, result: SoakR
         else:
             steps = [Say(QUESTIONS[(index + turn + t) % len(QUESTIONS)]) for t in range(3)]
         try:
-            _tally(result, await _call(url, steps, parameters))
+            _tally(result, await _call(url, steps, parameters), media)
         except Exception:  # a call the bridge refused or dropped: counted, and redialled
             result.failed_calls += 1
 
@@ -201,6 +326,8 @@ async def run_soak(
                 *(_call(url, [Listen(for_s=1.0)], {"soak": "media"}) for _ in range(media_calls)),
             )
             idle = result.idle = await _idle(http, url, started)
+            lag_probe = asyncio.create_task(result.bench_lag.watch())
+            result.load_average.append(round(os.getloadavg()[0], 2))
             started = time.monotonic()
             until = started + minutes * 60
             callers = [
@@ -208,9 +335,14 @@ async def run_soak(
                 for i in range(calls + media_calls)
             ]
             while time.monotonic() < until:
-                result.samples.append(await _status(http, url, started))
+                try:
+                    result.samples.append(await _status(http, url, started))
+                except httpx.TimeoutException:  # a starved machine: skip it, do not end the soak
+                    result.missed_samples += 1
                 await asyncio.sleep(sample_s)
             await asyncio.gather(*callers)
             result.samples.append(await _status(http, url, started))
+            lag_probe.cancel()
+            result.load_average.append(round(os.getloadavg()[0], 2))
             result.after = await _settle(http, url, started, idle)
     return result

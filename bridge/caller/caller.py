@@ -307,7 +307,9 @@ class SimulatedCaller:
         for start in range(0, len(pcm), self._pcm_frame):
             frame = pcm[start : start + self._pcm_frame]
             self._outbox.append(frame + bytes(self._pcm_frame - len(frame)))
-        while self._outbox:
+        # Once hung up, _ticks returns at once (no clock to wait for): checking only the outbox
+        # here spun forever without yielding, and froze every other caller in the process.
+        while self._outbox and not self.state.hung_up:
             await self._ticks(1)
 
     async def _ticks(self, count: int) -> None:

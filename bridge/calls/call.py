@@ -41,6 +41,7 @@ from bridge.engine import events as ev
 from bridge.engine.commands import AppendAudio
 from bridge.engine.config import SessionConfig, server_vad
 from bridge.engine.conversation import Conversation
+from bridge.engine.errors import SERVER_ERROR
 from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem
 from bridge.engine.response import ResponseParams
 from bridge.engine.session import LocalConversation
@@ -309,8 +310,9 @@ class Call:
         elif isinstance(event, ev.ResponseAudioDone):
             self._flush_audio()
         elif isinstance(event, ev.ResponseDone):
-            if event.response.status == "failed":
-                self._apologise()
+            error = event.response.error
+            if event.response.status == "failed" and (error is None or error.type == SERVER_ERROR):
+                self._apologise()  # not when the conversation refused it: saying would fail too
             calls = [
                 item
                 for item in event.response.output

@@ -10,12 +10,17 @@ from bridge.dialplan.schema import Agent, WebhookTool
 from bridge.dialplan.template import render
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine.config import FunctionTool
+from bridge.json_limits import DEFAULT_MAX_DEPTH
 
 
 def agent_tools(
-    node: Agent, variables: dict[str, Any], exit_to: Callable[[str], None]
+    node: Agent,
+    variables: dict[str, Any],
+    exit_to: Callable[[str], None],
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> dict[str, tuple[FunctionTool, Any]]:
-    """The tools an agent node adds to the built-in ones, with their handlers."""
+    """The tools an agent node adds to the built-in ones, with their handlers (webhook replies
+    nested deeper than ``max_depth`` are a failed tool call)."""
     tools: dict[str, tuple[FunctionTool, Any]] = {}
 
     async def set_variable(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -58,17 +63,19 @@ def agent_tools(
     for webhook in node.tools:
         tools[webhook.name] = (
             FunctionTool(webhook.name, webhook.description, webhook.parameters),
-            _webhook_handler(webhook, variables),
+            _webhook_handler(webhook, variables, max_depth),
         )
     return tools
 
 
-def _webhook_handler(tool: WebhookTool, variables: dict[str, Any]) -> Any:
+def _webhook_handler(tool: WebhookTool, variables: dict[str, Any], max_depth: int) -> Any:
     async def handler(arguments: dict[str, Any]) -> dict[str, Any]:
         url = render(tool.url, variables)
         headers = {k: render(v, variables) for k, v in tool.headers.items()}
         try:
-            result = await call_webhook(url, tool.method, headers, arguments, tool.timeout_s)
+            result = await call_webhook(
+                url, tool.method, headers, arguments, tool.timeout_s, max_depth=max_depth
+            )
         except WebhookError as exc:
             return {"status": "failed", "error": str(exc)}
         return result if isinstance(result, dict) else {"result": result}

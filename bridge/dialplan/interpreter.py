@@ -321,6 +321,7 @@ class Interpreter:
                 {k: render(v, self.variables) for k, v in node.headers.items()},
                 render_value(node.body, self.variables),
                 node.timeout_s,
+                max_depth=self.call.settings.max_json_depth,
             )
         except WebhookError as exc:
             log.warning("dialplan webhook failed", url=node.url, error=str(exc))
@@ -388,7 +389,9 @@ class Interpreter:
         await self.call.drained()
 
     def _agent_tools(self, node: Agent) -> dict[str, tuple[FunctionTool, Any]]:
-        return agent_tools(node, self.variables, self._exit_agent)
+        return agent_tools(
+            node, self.variables, self._exit_agent, self.call.settings.max_json_depth
+        )
 
     def _exit_agent(self, target: str) -> None:
         if self._agent_exit is not None and not self._agent_exit.done():

@@ -1,9 +1,11 @@
 """``GET /v1/status``: what the process holds right now, for operators and leak tests.
 
-Live calls and sessions per door (what admission counts), capacity, resident memory, open
-file descriptors, live asyncio tasks and, when SIP is on, the SIP legs in progress and the
-RTP ports bound. Authenticated like the other ``/v1`` endpoints when API keys are set. One
-function builds the body, so a field (``draining``, say) is one line more.
+Live calls and sessions per door (what admission counts), capacity, resident memory and what
+it is made of (:mod:`bridge.doors.memory`), open file descriptors, live asyncio tasks, how
+the event loop's thread spent its time (:mod:`bridge.doors.loop_thread`) and,
+when SIP is on, the SIP legs in progress and the RTP ports bound. Authenticated like the other
+``/v1`` endpoints when API keys are set. One function builds the body, so a field
+(``draining``, say) is one line more.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridge.doors.loop_thread import loop_thread_times
+from bridge.doors.memory import memory
 from bridge.realtime.auth import credential_from
 from bridge.runtime import Runtime, runtime_of
 
@@ -51,8 +55,10 @@ def status_of(runtime: Runtime) -> dict[str, Any]:
         "capacity": admission.capacity,
         "calls": len(runtime.calls),
         "rss_mb": rss_mb(),
+        "memory": memory(),
         "open_fds": open_fds(),
         "tasks": len(asyncio.all_tasks()),
+        "loop_thread": loop_thread_times(),
     }
     if runtime.sip is not None:
         body["sip"] = {

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bridge import observe
 from bridge.audio import WireEncoder, bytes_per_second
 from bridge.engine import events as ev
+from bridge.engine.errors import CommandError
 from bridge.engine.history import History
 from bridge.engine.items import AudioPart, FunctionCallItem, Item, ItemStatus, MessageItem, TextPart
 from bridge.engine.listener import AssistantAudio
@@ -96,6 +97,11 @@ class ResponseRun:
         except (LLMError, TTSError) as exc:
             log.warning("response failed", response_id=self.response.id, error=str(exc))
             self._failed(str(exc))
+        except CommandError as exc:  # the conversation refused the reply's item (it is full)
+            log.warning("response refused", response_id=self.response.id, error=exc.message)
+            self.response.status = "failed"
+            self.response.error = ResponseError(exc.type, exc.code, exc.message)
+            self._emit(ev.ErrorEvent.from_exception(exc))
         except Exception as exc:  # an engine crashed (a TTS backend's native code, say)
             log.error("response failed", response_id=self.response.id, exc_info=True)
             self._failed(f"{type(exc).__name__}: {exc}")

@@ -144,7 +144,10 @@ def expect_number(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid_type(param, "a decimal", value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past float's range (JSON allows 10**400)
+        number = float("inf")
     if number != number or number in (float("inf"), float("-inf")):
         raise invalid_value(param, value, reason="Expected a finite number.")
     if minimum is not None and number < minimum:

@@ -19,6 +19,7 @@ def test_a_one_minute_soak_leaves_nothing_behind(
 ) -> None:
     args = argparse.Namespace(
         calls=2, turns=0, url=None, no_barge_in=True, media_only=0.0, soak=1.0, media_calls=10,
+        turn_taking=False,
         json=str(tmp_path / "soak.json"), png=None,
     )  # fmt: skip
     status = run_bench_command(args)

@@ -99,6 +99,33 @@ async def test_a_call_that_ends_mid_script_names_the_step_it_ended_before() -> N
     assert step_label(Say("two")) == "say 'two'"
 
 
+@dataclass
+class HangsUpWhileHeard(ScriptedPeer):
+    """Hangs up once it has heard ``after`` loud frames of the caller's speech."""
+
+    after: int = 5
+    heard: int = 0
+
+    async def send(self, frame: Frame) -> None:
+        assert isinstance(frame, bytes)
+        pcm = frame[3:]
+        if frame[0] == KIND_AUDIO and max(abs(s) for (s,) in struct.iter_unpack("<h", pcm)) > 1000:
+            self.heard += 1
+            if self.heard == self.after:
+                self.inbox.put_nowait(encode_frame(KIND_HANGUP))
+
+
+@pytest.mark.timeout(20, method="signal")  # the old code spun without yielding: no await ends
+async def test_a_hang_up_while_the_caller_is_speaking_ends_the_call() -> None:
+    peer = HangsUpWhileHeard({})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=Seconds())
+    reports = await caller.run([Say("a long question"), Say("two")])
+    assert peer.heard >= 5
+    assert caller.state.hung_up
+    assert caller.ended_before == Say("two")
+    assert len(reports) == 1
+
+
 async def test_a_reply_cut_by_a_barge_in_reports_what_was_heard_of_it() -> None:
     # A 3 s reply to the first utterance; the caller talks over it 400 ms in.
     peer = ScriptedPeer({0: audio(tone(3.0)), 1: audio(tone(0.3))}, greeting=[])

@@ -25,6 +25,15 @@ async def test_status_counts_what_the_process_holds() -> None:
     assert during["live"] == {"carrier": 1}
     assert during["live_total"] == 1
     assert body["rss_mb"] > 10
+    memory = body["memory"]
+    assert 0 < memory["anon_mb"] <= body["rss_mb"]
+    assert memory["malloc_in_use_mb"] > 0  # glibc: this suite runs on Linux
+    assert memory["malloc_free_mb"] >= 0
+    assert memory["python_blocks"] > 1000
+    assert memory["threads"] >= 1
+    assert "traced_mb" not in memory  # tracemalloc is off
+    assert body["loop_thread"]["cpu_s"] > 0
+    assert body["loop_thread"]["waiting_s"] >= 0
     assert body["open_fds"] > 3
     assert body["tasks"] >= 1
     assert "sip" not in body  # SIP is off

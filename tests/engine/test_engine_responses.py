@@ -234,3 +234,23 @@ async def test_truncate_checks_the_item_part_and_length(start: Start, fakes: Fak
     assert (truncated.item_id, truncated.content_index, truncated.audio_end_ms) == (item.id, 0, 120)
     assert part.audio == audio[: 120 * BYTES_PER_MS]
     assert part.transcript == "Hello there."
+
+
+async def test_a_full_conversation_fails_the_response_as_the_clients_error(
+    start: Start, fakes: Fakes
+) -> None:
+    # Found by the long realtime session fuzz: a conversation at its item cap made the reply's
+    # item raise CommandError inside the response, reported as an engine crash (server_error,
+    # with a traceback at error level), and a phone call answered that by saying its fallback,
+    # which failed the same way.
+    driver = start()
+    driver.session.history._max_items = 1  # the user's item fills it
+    await driver.say_user("Hello?")
+    done = await driver.wait_for(ev.ResponseDone)
+    assert done.response.status == "failed"
+    assert done.response.error is not None
+    assert done.response.error.type == "invalid_request_error"
+    assert "at most 1 items" in str(done.response.error.message)
+    (error,) = driver.of(ev.ErrorEvent)
+    assert error.error_type == "invalid_request_error"
+    assert error.code != "engine_error"

@@ -131,3 +131,38 @@ async def test_the_depth_limit_is_the_connections_setting() -> None:
     await conn.receive(json.dumps({"type": "session.update", "session": update}), engine)
     assert [e["error"]["code"] for e in sent] == ["invalid_json"]
     assert len(engine.commands) == 1
+
+
+HUGE = 10**400  # valid JSON; float() of it raises OverflowError
+
+
+@pytest.mark.parametrize(
+    ("dialect", "event", "param"),
+    [
+        (Dialect.BETA, {"type": "session.update", "session": {"temperature": HUGE}},
+         "session.temperature"),
+        (Dialect.BETA, {"type": "session.update", "session": {"speed": HUGE}}, "session.speed"),
+        (Dialect.BETA,
+         {"type": "session.update", "session": {"turn_detection": {"threshold": -HUGE}}},
+         "session.turn_detection.threshold"),
+        (Dialect.GA,
+         {"type": "session.update",
+          "session": {"type": "realtime", "audio": {"output": {"speed": HUGE}}}},
+         "session.audio.output.speed"),
+        (Dialect.GA, {"type": "response.create", "response": {"temperature": HUGE}},
+         "response.temperature"),
+    ],
+)  # fmt: skip
+async def test_a_number_too_large_for_a_float_is_an_error_event(
+    dialect: Dialect, event: dict[str, Any], param: str
+) -> None:
+    # Found by the long profile of tests/fuzz/test_fuzz_realtime_session.py: OverflowError
+    # escaped the frame's handling and closed the session.
+    conn, sent = connection(dialect)
+    engine = Recorder()
+    await conn.receive(json.dumps(event), engine)
+    (error,) = sent
+    assert error["type"] == "error"
+    assert error["error"]["param"] == param
+    assert "finite" in error["error"]["message"]
+    assert engine.commands == []
