@@ -39,7 +39,7 @@ from bridge.carriers.base import (
 from bridge.config import Settings
 from bridge.engine import events as ev
 from bridge.engine.commands import AppendAudio
-from bridge.engine.config import SessionConfig, server_vad
+from bridge.engine.config import SessionConfig, call_turn_detection
 from bridge.engine.conversation import Conversation
 from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem
 from bridge.engine.response import ResponseParams
@@ -243,7 +243,7 @@ class Call:
             instructions=s.system_prompt,
             input_audio_format=media,
             output_audio_format=media,
-            turn_detection=server_vad(s.vad),
+            turn_detection=call_turn_detection(s.vad),
             tools=BUILTIN_TOOLS,
         )
 

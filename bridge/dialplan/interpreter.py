@@ -41,7 +41,7 @@ from bridge.dialplan.template import lookup, render, render_value
 from bridge.dialplan.waiting import first_done
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, server_vad
+from bridge.engine.config import FunctionTool, InputTranscription, call_turn_detection
 from bridge.engine.conversation import Conversation
 from bridge.logging import get_logger
 
@@ -354,7 +354,7 @@ class Interpreter:
         extra = self._agent_tools(node)
         before = session.config
         tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
-        detection = server_vad(self.call.settings.vad)
+        detection = call_turn_detection(self.call.settings.vad)
         session.reconfigure(
             replace(
                 before,
@@ -404,7 +404,7 @@ class Interpreter:
 
     def _dialplan_config(self, config: Any) -> Any:
         """Listen and transcribe, but never answer on its own: the dialplan speaks."""
-        detection = server_vad(
+        detection = call_turn_detection(
             self.call.settings.vad,
             create_response=False,
             interrupt_response=self._barge_in,
@@ -420,7 +420,7 @@ class Interpreter:
     def _set_interruptible(self, barge_in: bool) -> None:
         session = self._local_session()
         detection = session.config.turn_detection
-        if isinstance(detection, ServerVad) and detection.interrupt_response != barge_in:
+        if detection is not None and detection.interrupt_response != barge_in:
             session.reconfigure(
                 replace(
                     session.config, turn_detection=replace(detection, interrupt_response=barge_in)

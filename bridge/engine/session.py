@@ -21,6 +21,7 @@ from bridge.engine import errors
 from bridge.engine import events as ev
 from bridge.engine.commands import Command
 from bridge.engine.config import SessionConfig
+from bridge.engine.early import EarlyTranscripts
 from bridge.engine.errors import CommandError
 from bridge.engine.history import History
 from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
@@ -33,24 +34,21 @@ from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
 from bridge.engine.transcription import transcribe_item
 from bridge.engine.truncation import audio_part, truncate_audio
+from bridge.engine.turn_end import TurnEnd, turn_end_params
 from bridge.engine.turn_log import TurnLog
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.stt import Transcript
-from bridge.pipeline.vad import SpeechStarted, SpeechStopped
+from bridge.pipeline.vad import SpeechStarted, SpeechStopped, VadParams
 
 log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
-# Quiet this long mid-speech, the turn so far is transcribed in case the pause ends the turn:
-# when it does, the transcript is (nearly) ready instead of only then begun.
-EARLY_TRANSCRIBE_MS = 120
+# Quiet this long mid-speech, the turn so far is transcribed (:mod:`bridge.engine.early`); with
+# the end-of-turn model a turn can end at 200 ms of quiet, so sooner (two VAD windows).
+EARLY_MS = 120
+EARLY_SEMANTIC_MS = 64
 
 Emit = Callable[[ev.EngineEvent], None]
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class LocalConversation:
@@ -72,15 +70,14 @@ class LocalConversation:
         self._emit = emit
         self._listener: Listener = listener or WallClockListener()
         self._input = self._new_input(stream_ms=0.0)
+        self._turn_end = self._new_turn_end()
         self._speech_item_id: str | None = None
         self._run: ResponseRun | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._spoken: dict[str, AssistantAudio] = {}  # assistant item id -> playout record
         self._turns: asyncio.Queue[tuple[MessageItem, bool]] = asyncio.Queue()
         self._transcribed: dict[str, asyncio.Event] = {}  # item id -> set once transcribed
-        # The early transcription of the speech so far: (where its audio ends, the job).
-        self._early: tuple[float, asyncio.Task[Transcript]] | None = None
-        self._early_for_item: dict[str, asyncio.Task[Transcript]] = {}
+        self._early = EarlyTranscripts(self._early_text, self._prefetch_reply, self._drop_prefetch)
         self._turn_worker: asyncio.Task[None] | None = None
         self.voice_locked = False
         self._queued_says: list[str] = []
@@ -95,9 +92,9 @@ class LocalConversation:
         self._turn_worker = asyncio.create_task(self._process_turns())
 
     async def close(self) -> None:
-        self._drop_early()
-        for early in self._early_for_item.values():
-            early.cancel()
+        self._early.close()
+        if self._turn_end is not None:
+            self._turn_end.cancel()
         tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -150,20 +147,37 @@ class LocalConversation:
         self.config = config
         # Only a new format or new VAD parameters need a fresh buffer (create_response and
         # interrupt_response can change mid-call without losing the caller's audio).
-        min_speech = self._settings.min_speech_ms
-        audio_changed = before.input_audio_format != config.input_audio_format or vad_params(
-            before.turn_detection, min_speech
-        ) != vad_params(config.turn_detection, min_speech)
+        audio_changed = before.input_audio_format != config.input_audio_format or self._vad_params(
+            before
+        ) != self._vad_params(config)
         if audio_changed:
             self._input = self._new_input(stream_ms=self._input.stream_ms)
             self._speech_item_id = None
+        if before.turn_detection != config.turn_detection or audio_changed:
+            if self._turn_end is not None:
+                self._turn_end.cancel()
+            self._turn_end = self._new_turn_end()
         self._emit(ev.SessionUpdated(self.config, self.id))
+
+    def _vad_params(self, config: SessionConfig) -> VadParams | None:
+        has_model = self._engines.turn is not None
+        return vad_params(config.turn_detection, self._settings.min_speech_ms, turn_model=has_model)
+
+    def _new_turn_end(self) -> TurnEnd | None:
+        """The end-of-turn model's questions (``semantic_vad`` with a model loaded only)."""
+        s, model = self._settings, self._engines.turn
+        params = turn_end_params(
+            self.config.turn_detection, check_ms=s.turn_check_ms, recheck_ms=s.turn_recheck_ms
+        )
+        if model is None or params is None:
+            return None
+        return TurnEnd(model, params, lambda: (self._input.peek_all(), self._input.rate))
 
     def _new_input(self, stream_ms: float) -> InputAudio:
         return InputAudio(
             self.config.input_audio_format,
             self._engines.vad,
-            vad_params(self.config.turn_detection, self._settings.min_speech_ms),
+            self._vad_params(self.config),
             max_seconds=self._settings.max_audio_buffer_s,
             stream_ms=stream_ms,
         )
@@ -173,48 +187,36 @@ class LocalConversation:
     async def _append(self, audio: bytes) -> None:
         for speech in await self._input.append(audio):
             if isinstance(speech, SpeechStarted):
-                self._speech_item_id = new_item_id()
-                self._emit(
-                    ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms)
-                )
-                detection = self.config.turn_detection
-                if detection is not None and detection.interrupt_response and self.speaking:
-                    await self.interrupt()
-            elif isinstance(speech, SpeechStopped):
-                item_id = self._speech_item_id or new_item_id()
-                self._speech_item_id = None
-                self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
-                detection = self.config.turn_detection
-                respond = detection is not None and detection.create_response
-                early, self._early = self._early, None
-                if early is not None and early[0] == speech.end_ms:
-                    self._early_for_item[item_id] = early[1]  # the same audio: use its result
-                elif early is not None:
-                    early[1].cancel()
-                turn = self._input.take(speech.end_ms)
-                self._commit(turn, item_id, respond=respond)
-                self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
-        self._transcribe_early()
+                await self._speech_started(speech)
+            else:
+                self._speech_stopped(speech)
+        if self._turn_end is not None and self._turn_end.poll(self._input.pause):
+            stopped = self._input.end_speech()  # the model says the caller has finished
+            if stopped is not None:
+                self._speech_stopped(stopped)
+        semantic = self._turn_end is not None
+        self._early.update(self._input.pause, EARLY_SEMANTIC_MS if semantic else EARLY_MS)
 
-    def _transcribe_early(self) -> None:
-        pause = self._input.pause
-        if pause is None:
-            return
-        end_ms, quiet_ms = pause
-        if self._early is not None and self._early[0] != end_ms:
-            self._drop_early()  # the caller went on talking: that transcript is stale
-        if quiet_ms < EARLY_TRANSCRIBE_MS or self._early is not None:
-            return
-        job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms)))
-        job.add_done_callback(_retrieve)  # a stale job's failure is nobody's business
-        job.add_done_callback(self._prefetch_reply)
-        self._early = (end_ms, job)
+    async def _speech_started(self, speech: SpeechStarted) -> None:
+        self._speech_item_id = new_item_id()
+        self._emit(ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms))
+        detection = self.config.turn_detection
+        if detection is not None and detection.interrupt_response and self.speaking:
+            await self.interrupt()
 
-    def _drop_early(self) -> None:
-        if self._early is not None:
-            self._early[1].cancel()
-            self._early = None
-        self._drop_prefetch()  # it answers words the caller has not finished
+    def _speech_stopped(self, speech: SpeechStopped) -> None:
+        item_id = self._speech_item_id or new_item_id()
+        self._speech_item_id = None
+        self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
+        detection = self.config.turn_detection
+        respond = detection is not None and detection.create_response
+        self._early.turn_ended(item_id, speech.end_ms)
+        turn = self._input.take(speech.end_ms)
+        self._commit(turn, item_id, respond=respond)
+        self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
+
+    async def _early_text(self, end_ms: float) -> Transcript:
+        return await self._speech_to_text(self._input.peek(end_ms))
 
     async def _speech_to_text(self, pcm: bytes) -> Transcript:
         transcription = self.config.input_transcription
@@ -274,7 +276,7 @@ class LocalConversation:
             from_wire,
             self._emit,
             report=transcription is not None or self.config.kind == "transcription",
-            early=self._early_for_item.pop(item.id, None),
+            early=self._early.take(item.id),
         )
 
     # --- responses -----------------------------------------------------------------------
@@ -354,8 +356,7 @@ class LocalConversation:
             not self._settings.prefetch_reply
             or job.cancelled()
             or job.exception() is not None
-            or self._early is None
-            or self._early[1] is not job  # the turn ended already, or the caller talked on
+            or self._early.job is not job  # the turn ended already, or the caller talked on
             or self.config.kind != "realtime"
             or detection is None
             or not detection.create_response

@@ -20,7 +20,7 @@ from call_harness import (
 
 from bridge.calls import call as call_module
 from bridge.engine import events as ev
-from bridge.engine.config import ServerVad
+from bridge.engine.config import SemanticVad, ServerVad
 from bridge.engine.items import AudioPart, InputTextPart, MessageItem
 from bridge.pipeline.llm import LLMError, TextDelta
 from bridge.pipeline.text import split_sentences
@@ -158,7 +158,8 @@ async def test_no_barge_in_means_no_clear_and_the_reply_plays_to_its_end() -> No
         session = line.call.session
         assert session is not None
         detection = session.config.turn_detection
-        assert isinstance(detection, ServerVad)
+        assert isinstance(detection, SemanticVad)  # calls default to the end-of-turn model
+        assert not isinstance(detection, ServerVad)
         # What the dialplan interpreter sets for a prompt that must not be interrupted.
         session.reconfigure(
             dataclasses.replace(

@@ -15,7 +15,13 @@ from typing import Any, Protocol, TypeVar
 from bridge.audio.format import PCMU
 from bridge.config import Settings
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, SessionConfig
+from bridge.engine.config import (
+    FunctionTool,
+    InputTranscription,
+    SemanticVad,
+    ServerVad,
+    SessionConfig,
+)
 from bridge.engine.errors import CommandError
 from bridge.engine.items import (
     AudioPart,
@@ -44,6 +50,7 @@ __all__ = [
     "InputTextPart",
     "MessageItem",
     "ResponseParams",
+    "SemanticVad",
     "ServerVad",
     "SessionConfig",
     "Start",
