@@ -1,12 +1,11 @@
 """One phone call: a carrier codec and its transport joined to the conversation engine.
 
 The call owns the clocks. Inbound frames go through the codec into the conversation (audio
-to the input buffer with server VAD, digits to the conversation). The conversation's events
-come back through ``emit``: audio deltas go out through the call's outbound media path
-(:class:`~bridge.media.outbound.OutboundAudio`: 20 ms frames on deadlines, marks after the
-audio so the carrier can tell us what was heard). The call is the engine's
-:class:`~bridge.calls.listener.PhoneListener`: when the engine decides the caller barged in,
-it reads what was heard and has the call clear the carrier's queue; the call never decides.
+to the input buffer, digits to the conversation); the conversation's events come back through
+``emit``: audio deltas go out through :class:`~bridge.media.outbound.OutboundAudio` (20 ms
+frames on deadlines, marks so the carrier can say what was heard). The engine decides
+barge-in through the call's :class:`~bridge.calls.listener.PhoneListener` (read what was
+heard, clear the carrier, play a paused reply on); the call never decides.
 """
 
 from __future__ import annotations
@@ -217,7 +216,7 @@ class Call:
     def _new_session(self, media: AudioFormat) -> Conversation:
         settings = self._settings
         assert self._outbound is not None
-        listener = PhoneListener(self._outbound, self._clock, self._clear_carrier)
+        listener = PhoneListener(self._outbound, self._clock, self._clear_carrier, self._replay)
         if settings.relay_url:
             return RelayConversation(
                 url=settings.relay_url,
@@ -364,16 +363,14 @@ class Call:
         return {"status": "done"}
 
     async def drained(self) -> None:
-        """Wait until the caller has heard everything sent so far."""
+        """Wait until the caller has heard everything sent so far (it plays in real time)."""
         await self._all_sent.wait()
-        # What is sent plays in real time: wait exactly that long.
         if self._outbound is not None:
             await asyncio.sleep(self._outbound.buffered_s(self._clock()))
 
     async def play_wire(self, audio: bytes) -> None:
         """Play audio already in the call's wire format; wait until it has played."""
-        self._queue_audio(audio)
-        self._flush_audio()
+        self._replay(audio, True)
         await self.drained()
 
     @property
@@ -409,6 +406,11 @@ class Call:
         if self._outbound.pending:
             self._all_sent.clear()
             self._wake.set()
+
+    def _replay(self, audio: bytes, done: bool) -> None:  # also a paused reply playing on
+        self._queue_audio(audio)
+        if done:
+            self._flush_audio()
 
     def _clear_carrier(self) -> None:
         """The engine cleared its listener: the carrier drops what it has queued, at once."""

@@ -44,6 +44,24 @@ class EarlyTranscripts:
         """The job for the pause under way, if one was started."""
         return self._job[1] if self._job is not None else None
 
+    def job_for(self, end_ms: float) -> Job | None:
+        """The job for the pause after speech that ended at ``end_ms``, if one was started."""
+        return self._job[1] if self._job is not None and self._job[0] == end_ms else None
+
+    def text_for(self, end_ms: float) -> str | None:
+        """The words up to ``end_ms``, once transcribed (None: not yet, or it failed)."""
+        job = self.job_for(end_ms)
+        if job is None or not job.done() or job.cancelled() or job.exception() is not None:
+            return None
+        return job.result().text
+
+    async def wait_text(self, end_ms: float) -> str | None:
+        """:meth:`text_for`, after waiting for a job in flight."""
+        job = self.job_for(end_ms)
+        if job is not None:
+            await asyncio.wait([job])
+        return self.text_for(end_ms)
+
     def update(self, pause: tuple[float, int] | None, after_ms: int) -> None:
         """After each chunk of audio: start a job once the caller has been quiet ``after_ms``;
         drop the one in flight when they spoke on."""

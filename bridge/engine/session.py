@@ -2,10 +2,10 @@
 
 A :class:`LocalConversation` takes typed commands (:meth:`handle`) and reports everything
 through one ``emit`` callback of plain events, so the order of events is the order of ``emit``
-calls. It owns the conversation history, the input audio buffer with server VAD, a turn worker
-(transcribe, then respond) and at most one active response. It decides barge-in alone
-(:meth:`interrupt`), asking its :class:`~bridge.engine.listener.Listener` what was heard. A
-refused command raises :class:`CommandError` before any state changes.
+calls. It owns the conversation history, the input audio with VAD and the end-of-turn model
+(:mod:`~bridge.engine.turn_end`), a turn worker (transcribe, then respond) and at most one
+active response; barge-in is :mod:`~bridge.engine.barge_in`'s. A refused command raises
+:class:`CommandError` before any state changes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bridge.config import ConversationSettings
 from bridge.engine import commands as cmd
 from bridge.engine import errors
 from bridge.engine import events as ev
+from bridge.engine.barge_in import BargeIn
 from bridge.engine.commands import Command
 from bridge.engine.config import SessionConfig
 from bridge.engine.early import EarlyTranscripts
@@ -26,15 +27,16 @@ from bridge.engine.errors import CommandError
 from bridge.engine.history import History
 from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
 from bridge.engine.input_audio import InputAudio, vad_params
-from bridge.engine.items import InputAudioPart, InputTextPart, Item, ItemReference, MessageItem
-from bridge.engine.listener import AssistantAudio, Listener, WallClockListener, stop_playout
+from bridge.engine.items import InputAudioPart, InputTextPart, Item, MessageItem
+from bridge.engine.listener import AssistantAudio, Listener, WallClockListener
 from bridge.engine.llm_request import LLMRequest, build_request
+from bridge.engine.overlap import Verdict
 from bridge.engine.prefetch import Prefetch
 from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
 from bridge.engine.transcription import transcribe_item
 from bridge.engine.truncation import audio_part, truncate_audio
-from bridge.engine.turn_end import TurnEnd, turn_end_params
+from bridge.engine.turn_end import TurnEnd, new_turn_end
 from bridge.engine.turn_log import TurnLog
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
@@ -71,6 +73,13 @@ class LocalConversation:
         self._listener: Listener = listener or WallClockListener()
         self._input = self._new_input(stream_ms=0.0)
         self._turn_end = self._new_turn_end()
+        self._barge = BargeIn(
+            self._listener,
+            settings,
+            cancel=lambda: self._cancel("turn_detected"),
+            truncate=self._truncate_heard,
+            sample_bytes=lambda: self.config.output_audio_format.bytes_per_sample,
+        )
         self._speech_item_id: str | None = None
         self._run: ResponseRun | None = None
         self._run_task: asyncio.Task[None] | None = None
@@ -93,8 +102,7 @@ class LocalConversation:
 
     async def close(self) -> None:
         self._early.close()
-        if self._turn_end is not None:
-            self._turn_end.cancel()
+        self._turn_end.cancel()
         tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -147,15 +155,13 @@ class LocalConversation:
         self.config = config
         # Only a new format or new VAD parameters need a fresh buffer (create_response and
         # interrupt_response can change mid-call without losing the caller's audio).
-        audio_changed = before.input_audio_format != config.input_audio_format or self._vad_params(
-            before
-        ) != self._vad_params(config)
+        vad_changed = self._vad_params(before) != self._vad_params(config)
+        audio_changed = vad_changed or before.input_audio_format != config.input_audio_format
         if audio_changed:
             self._input = self._new_input(stream_ms=self._input.stream_ms)
             self._speech_item_id = None
         if before.turn_detection != config.turn_detection or audio_changed:
-            if self._turn_end is not None:
-                self._turn_end.cancel()
+            self._turn_end.cancel()
             self._turn_end = self._new_turn_end()
         self._emit(ev.SessionUpdated(self.config, self.id))
 
@@ -163,15 +169,11 @@ class LocalConversation:
         has_model = self._engines.turn is not None
         return vad_params(config.turn_detection, self._settings.min_speech_ms, turn_model=has_model)
 
-    def _new_turn_end(self) -> TurnEnd | None:
-        """The end-of-turn model's questions (``semantic_vad`` with a model loaded only)."""
-        s, model = self._settings, self._engines.turn
-        params = turn_end_params(
-            self.config.turn_detection, check_ms=s.turn_check_ms, recheck_ms=s.turn_recheck_ms
-        )
-        if model is None or params is None:
-            return None
-        return TurnEnd(model, params, lambda: (self._input.peek_all(), self._input.rate))
+    def _new_turn_end(self) -> TurnEnd:
+        def audio() -> tuple[bytes, int]:
+            return self._input.peek_all(), self._input.rate
+
+        return new_turn_end(self._engines.turn, self.config.turn_detection, self._settings, audio)
 
     def _new_input(self, stream_ms: float) -> InputAudio:
         return InputAudio(
@@ -189,25 +191,43 @@ class LocalConversation:
             if isinstance(speech, SpeechStarted):
                 await self._speech_started(speech)
             else:
-                self._speech_stopped(speech)
-        if self._turn_end is not None and self._turn_end.poll(self._input.pause):
-            stopped = self._input.end_speech()  # the model says the caller has finished
-            if stopped is not None:
-                self._speech_stopped(stopped)
-        semantic = self._turn_end is not None
-        self._early.update(self._input.pause, EARLY_SEMANTIC_MS if semantic else EARLY_MS)
+                await self._speech_stopped(speech)
+        pause = self._input.pause
+        if self._barge.overlap is not None and pause is not None:
+            # Speech over a paused reply: an interruption, or a backchannel to drop?
+            text = self._early.text_for(pause[0])
+            if await self._barge.judge(pause[0], text) is Verdict.BACKCHANNEL:
+                await self._stop_speech(backchannel=True)
+        elif self._turn_end.poll(pause):
+            await self._stop_speech()  # the model says the caller has finished
+        early_ms = EARLY_SEMANTIC_MS if self._turn_end.active else EARLY_MS
+        self._early.update(self._input.pause, early_ms)
 
     async def _speech_started(self, speech: SpeechStarted) -> None:
         self._speech_item_id = new_item_id()
         self._emit(ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms))
         detection = self.config.turn_detection
         if detection is not None and detection.interrupt_response and self.speaking:
-            await self.interrupt()
+            answering = detection.create_response
+            await self._barge.speech_started(speech.start_ms, self._run, answering=answering)
 
-    def _speech_stopped(self, speech: SpeechStopped) -> None:
+    async def _stop_speech(self, *, backchannel: bool = False) -> None:
+        stopped = self._input.end_speech()
+        if stopped is not None:
+            await self._speech_stopped(stopped, backchannel=backchannel)
+
+    async def _speech_stopped(self, speech: SpeechStopped, *, backchannel: bool = False) -> None:
         item_id = self._speech_item_id or new_item_id()
         self._speech_item_id = None
         self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
+        if self._barge.overlap is not None:  # speech over a paused reply: the words decide
+            text = await self._early.wait_text(speech.end_ms)
+            verdict = await self._barge.judge(None, text, final=True)
+            backchannel = verdict is Verdict.BACKCHANNEL
+        if backchannel:
+            self._early.drop()  # heard, and not a turn: nothing to commit or answer
+            self._input.take(speech.end_ms)
+            return
         detection = self.config.turn_detection
         respond = detection is not None and detection.create_response
         self._early.turn_ended(item_id, speech.end_ms)
@@ -266,17 +286,12 @@ class LocalConversation:
                 self.create_response(ResponseParams())
 
     async def _transcribe(self, item: MessageItem) -> None:
-        transcription = self.config.input_transcription
-
         async def from_wire(audio: bytes) -> Transcript:
             return await self._speech_to_text(self._input.decode(audio))
 
+        report = self.config.input_transcription is not None or self.config.kind != "realtime"
         await transcribe_item(
-            item,
-            from_wire,
-            self._emit,
-            report=transcription is not None or self.config.kind == "transcription",
-            early=self._early.take(item.id),
+            item, from_wire, self._emit, report=report, early=self._early.take(item.id)
         )
 
     # --- responses -----------------------------------------------------------------------
@@ -308,8 +323,9 @@ class LocalConversation:
                 f"{self._run.response.id}. Wait until the response is finished before creating "
                 "a new one.",
             )
-        items = self._response_input(params)
+        items = self.history.resolve(params.input)
         response = new_response(self.config, params, conversation_id=self.history_id)
+        self._barge.abandon()
 
         async def request() -> LLMRequest:
             # The LLM reads transcripts: wait for any input still being transcribed.
@@ -361,6 +377,7 @@ class LocalConversation:
             or detection is None
             or not detection.create_response
             or self.responding
+            or self._barge.overlap is not None  # words over the reply: not a turn (yet)
             or not job.result().text
         ):
             return
@@ -385,17 +402,6 @@ class LocalConversation:
             self._spoken[run.audio.item.id] = run.audio
         if self._queued_says:
             self.create_response(ResponseParams(), script=self._queued_says.pop(0))
-
-    def _response_input(self, params: ResponseParams) -> list[Item]:
-        if params.input is None:
-            return list(self.history)
-        items: list[Item] = []
-        for index, entry in enumerate(params.input):
-            if isinstance(entry, ItemReference):
-                items.append(self.history.get(entry.id, f"response.input[{index}].id"))
-            else:
-                items.append(entry)
-        return items
 
     async def _cancel_requested(self, response_id: str | None) -> None:
         if not self.responding:
@@ -428,17 +434,14 @@ class LocalConversation:
         return self._listener.heard_ms(audio) < audio.sent_ms - 1
 
     async def interrupt(self) -> None:
-        """The caller barged in. Decided here only, in this order: read what the listener has
-        heard, tell it to clear, cancel the reply, and truncate the reply to what was heard."""
-        run = self._run
-        audio = run.audio if run is not None else None
-        heard = stop_playout(self._listener, audio)
-        await self._cancel("turn_detected")
-        if audio is None or audio.item not in self.history:
-            return
-        self._spoken[audio.item.id] = audio
-        if heard is not None:
-            self.truncate(audio.item.id, 0, heard)
+        """Stop the reply now (a key pressed over a prompt): :mod:`bridge.engine.barge_in`."""
+        await self._barge.interrupt(self._run)
+
+    def _truncate_heard(self, audio: AssistantAudio, heard: int | None) -> None:
+        if audio.item in self.history:
+            self._spoken[audio.item.id] = audio
+            if heard is not None:
+                self.truncate(audio.item.id, 0, heard)
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         part = audio_part(self.history.get(item_id), content_index)

@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bridge.config import ConversationSettings
 from bridge.engine.config import Eagerness, SemanticVad, TurnDetection
 from bridge.logging import get_logger
 from bridge.pipeline.turn_model import TurnModel
@@ -59,6 +60,19 @@ def turn_end_params(
     return TurnEndParams(eager.threshold, check_ms, recheck_ms, eager.max_wait_ms)
 
 
+def new_turn_end(
+    model: TurnModel | None,
+    detection: TurnDetection,
+    settings: ConversationSettings,
+    audio: Callable[[], tuple[bytes, int]],
+) -> TurnEnd:
+    """A session's end-of-turn questions: active for ``semantic_vad`` with a model loaded."""
+    params = turn_end_params(
+        detection, check_ms=settings.turn_check_ms, recheck_ms=settings.turn_recheck_ms
+    )
+    return TurnEnd(model if params is not None else None, params, audio)
+
+
 class TurnEndSchedule:
     """When to ask about a pause (sans-I/O). A pause is named by where its speech ended."""
 
@@ -92,18 +106,28 @@ class TurnEnd:
     """One session's end-of-turn questions: at most one in flight, for the current pause."""
 
     def __init__(
-        self, model: TurnModel, params: TurnEndParams, audio: Callable[[], tuple[bytes, int]]
+        self,
+        model: TurnModel | None,
+        params: TurnEndParams | None,
+        audio: Callable[[], tuple[bytes, int]],
     ) -> None:
-        """``audio()``: the turn so far, up to now (16-bit PCM, and its sample rate)."""
+        """``audio()``: the turn so far, up to now (16-bit PCM, and its sample rate). Without
+        a model or parameters it never asks (silence alone ends turns)."""
         self._model = model
-        self.schedule = TurnEndSchedule(params)
+        self.schedule = TurnEndSchedule(params) if params is not None else None
         self._audio = audio
         self._question: _Question | None = None
         self.probabilities: list[float] = []  # every verdict, in order (for logs and tests)
 
+    @property
+    def active(self) -> bool:
+        return self._model is not None
+
     def poll(self, pause: tuple[float, int] | None) -> bool:
         """After each chunk of audio: True when the turn is over now. ``pause``: where the
         caller's speech ended and how long they have been quiet (None while not speaking)."""
+        if self._model is None or self.schedule is None:
+            return False
         question = self._question
         if question is not None and (pause is None or pause[0] != question.end_ms):
             self.cancel()  # the caller spoke on (or the turn ended): that answer is moot

@@ -98,7 +98,9 @@ async def test_barge_in_clears_twilio_at_once_and_truncates_where_the_marks_say(
     hold = Hold()  # the LLM stalls after two sentences: the reply is still being generated
     first, second = "We are open from nine to five. ", "On Saturdays we open at ten. "
     fakes.llm.replies.append([TextDelta(first), TextDelta(second), hold, TextDelta("Bye.")])
-    async with phone_call(fakes, echo_marks=False) as line:
+    # Barge-in at once (the caller's 200 ms is all the audio it sends: no pause to judge it
+    # by); tests/calls/test_backchannels.py has speech over a reply paused, then decided.
+    async with phone_call(fakes, settings(backchannels=False), echo_marks=False) as line:
         phone = line.phone
         await phone.speak(400, silence_ms=700)
         created = await line.wait_for(ev.ResponseCreated)
