@@ -36,12 +36,14 @@ from bridge.dialplan.schema import (
     Say,
     SetVariables,
     Transfer,
+    TurnDetection,
 )
 from bridge.dialplan.template import lookup, render, render_value
+from bridge.dialplan.turns import detection_for
 from bridge.dialplan.waiting import first_done
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, call_turn_detection
+from bridge.engine.config import FunctionTool, InputTranscription
 from bridge.engine.conversation import Conversation
 from bridge.logging import get_logger
 
@@ -73,6 +75,7 @@ class Interpreter:
         self._last_status = ""
         self._saying = False
         self._barge_in = True
+        self._turn: TurnDetection | None = None  # the listening node's choice, if it made one
         self._agent_exit: asyncio.Future[str | None] | None = None
         self._agent_turns = 0
         call.hooks.on_dtmf.append(self._on_digit)
@@ -262,6 +265,9 @@ class Interpreter:
         """Prompt, listen, retry with escalating prompts, then fall back (or hang up)."""
         failures = {"no_input": 0, "no_match": 0}
         self._clear_inputs()
+        if node.turn_detection != self._turn:  # this node listens its own way
+            self._turn = node.turn_detection
+            self.enter_dialplan_mode()
         await self.say(node.prompt, node.barge_in)
         for attempt in range(node.retries + 1):
             answer = await self.collect(node.input, node.timeout_s, **collect_options(node))
@@ -354,7 +360,7 @@ class Interpreter:
         extra = self._agent_tools(node)
         before = session.config
         tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
-        detection = call_turn_detection(self.call.settings.vad)
+        detection = detection_for(self.call.settings.vad, node.turn_detection)
         session.reconfigure(
             replace(
                 before,
@@ -404,8 +410,9 @@ class Interpreter:
 
     def _dialplan_config(self, config: Any) -> Any:
         """Listen and transcribe, but never answer on its own: the dialplan speaks."""
-        detection = call_turn_detection(
+        detection = detection_for(
             self.call.settings.vad,
+            self._turn,
             create_response=False,
             interrupt_response=self._barge_in,
         )
