@@ -140,6 +140,7 @@ class TurnEnd:
             probability = _result(question.task)
             if probability is not None:
                 self.probabilities.append(probability)
+                log.debug("end of turn?", probability=round(probability, 3), quiet_ms=quiet_ms)
                 if self.schedule.complete(probability):
                     return True
         if self._question is None and self.schedule.due(end_ms, quiet_ms):
