@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_harness import Driver, SemanticVad, ServerVad, Start, config, drivers, ev
+from engine_harness import Driver, SemanticVad, ServerVad, Start, ce, config, drivers, ev
 
 from bridge.config import Settings
 from bridge.engine.turn_end import TurnEndParams, TurnEndSchedule
@@ -170,3 +170,20 @@ async def start() -> object:
 def test_settings_reach_the_engine() -> None:
     settings = Settings(turn_check_ms=150, turn_recheck_ms=300).conversation
     assert (settings.turn_check_ms, settings.turn_recheck_ms) == (150, 300)
+
+
+async def test_a_realtime_client_switches_to_semantic_vad_with_session_update() -> None:
+    model = FakeTurnModel([0.9])
+    fakes = Fakes(turn=model)
+    async with drivers(fakes) as start:
+        driver = start()  # server_vad, as the API starts a session
+        update = {
+            "type": "realtime",
+            "audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}},
+        }
+        await driver.send(ce.SessionUpdate("e1", update))
+        assert driver.session.config.turn_detection == SemanticVad(eagerness="high")
+        await driver.feed(speech(400) + silence(300))  # ended by the model, not 500 ms of quiet
+        assert len(stopped(driver)) == 1
+        await driver.wait_for(ev.ResponseDone)
+    assert len(model.questions) == 1
