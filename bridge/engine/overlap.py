@@ -30,6 +30,15 @@ from bridge.engine.listener import AssistantAudio
 from bridge.engine.responder import ResponseRun
 
 MAX_BACKCHANNEL_WORDS = 6  # longer than this is somebody saying something
+# Whisper (tiny.en) hears a hummed "mm-hmm" as "in my mom" and "hmm" as "them" unless told what
+# to expect; with this prompt it writes them as said, and real words ("Stop. Wait.", "No,
+# that's wrong.") still come out as words. Used only for speech over a reply.
+BACKCHANNEL_PROMPT = "Uh-huh. Mm-hmm. Yeah. Okay. Right."
+
+
+def with_backchannel_prompt(prompt: str | None) -> str:
+    """The transcription prompt for speech over a reply (after the session's own, if any)."""
+    return f"{prompt} {BACKCHANNEL_PROMPT}" if prompt else BACKCHANNEL_PROMPT
 
 
 class Verdict(enum.Enum):

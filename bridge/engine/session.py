@@ -30,7 +30,7 @@ from bridge.engine.input_audio import InputAudio, vad_params
 from bridge.engine.items import InputAudioPart, InputTextPart, Item, MessageItem
 from bridge.engine.listener import AssistantAudio, Listener, WallClockListener
 from bridge.engine.llm_request import LLMRequest, build_request
-from bridge.engine.overlap import Verdict
+from bridge.engine.overlap import Verdict, with_backchannel_prompt
 from bridge.engine.prefetch import Prefetch
 from bridge.engine.responder import ResponseRun
 from bridge.engine.response import Response, ResponseParams, new_response
@@ -48,7 +48,7 @@ STT_RATE = 16_000
 # Quiet this long mid-speech, the turn so far is transcribed (:mod:`bridge.engine.early`); with
 # the end-of-turn model a turn can end at 200 ms of quiet, so sooner (two VAD windows).
 EARLY_MS = 120
-EARLY_SEMANTIC_MS = 64
+EARLY_MODEL_MS = 64
 
 Emit = Callable[[ev.EngineEvent], None]
 
@@ -200,8 +200,7 @@ class LocalConversation:
                 await self._stop_speech(backchannel=True)
         elif self._turn_end.poll(pause):
             await self._stop_speech()  # the model says the caller has finished
-        early_ms = EARLY_SEMANTIC_MS if self._turn_end.active else EARLY_MS
-        self._early.update(self._input.pause, early_ms)
+        self._early.update(self._input.pause, EARLY_MODEL_MS if self._turn_end.active else EARLY_MS)
 
     async def _speech_started(self, speech: SpeechStarted) -> None:
         self._speech_item_id = new_item_id()
@@ -235,15 +234,16 @@ class LocalConversation:
         self._commit(turn, item_id, respond=respond)
         self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
 
-    async def _early_text(self, end_ms: float) -> Transcript:
-        return await self._speech_to_text(self._input.peek(end_ms))
+    async def _early_text(self, end_ms: float) -> Transcript:  # over a reply: a backchannel?
+        return await self._speech_to_text(self._input.peek(end_ms), self._barge.overlap is not None)
 
-    async def _speech_to_text(self, pcm: bytes) -> Transcript:
+    async def _speech_to_text(self, pcm: bytes, backchannel_hint: bool = False) -> Transcript:
         transcription = self.config.input_transcription
+        prompt = transcription.prompt if transcription else None
         return await self._engines.stt.transcribe(
             StreamResampler(self._input.rate, STT_RATE).process(pcm),
             language=transcription.language if transcription else None,
-            prompt=transcription.prompt if transcription else None,
+            prompt=with_backchannel_prompt(prompt) if backchannel_hint else prompt,
         )
 
     def _commit(self, pcm: bytes, item_id: str, *, respond: bool) -> None:

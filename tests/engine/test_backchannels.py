@@ -19,7 +19,7 @@ from engine_harness import (
 )
 
 from bridge.config import Settings
-from bridge.engine.overlap import Backchannels, Overlap, Verdict
+from bridge.engine.overlap import BACKCHANNEL_PROMPT, Backchannels, Overlap, Verdict
 from bridge.pipeline.llm import TextDelta
 from bridge.testing.fakes import Fakes, FakeSTT, Hold, silence, speech, until
 
@@ -97,6 +97,8 @@ async def test_a_backchannel_pauses_the_reply_then_it_resumes_where_it_was_heard
     assert len(driver.of(ev.InputAudioBufferSpeechStopped)) == 2
     assert len(driver.of(ev.InputAudioBufferCommitted)) == 1
     assert len(driver.of(ev.ResponseCreated)) == 1
+    # Whisper was told to expect backchannels for the overlap only.
+    assert [r.prompt for r in fakes.stt.requests] == [None, BACKCHANNEL_PROMPT]
 
 
 async def test_words_over_the_reply_cancel_it_truncated_where_it_was_heard(
