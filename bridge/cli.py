@@ -69,6 +69,7 @@ examples:
   bridge serve --port 9000                     run the server
   bridge call --say "What are your hours?"     ring the running bridge as a Twilio caller
   bridge bench --calls 2 --turns 10            measure latency and CPU per call
+  bridge bench --turn-taking                   measure cut-offs, backchannels, interruptions
   bridge dialplan check dialplans/*.yaml       check IVR flows
 
 `bridge COMMAND --help` describes each command."""
@@ -127,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "measure turn latency, barge-in and capacity",
         "Start a bridge (or use --url), place simultaneous simulated Twilio calls against an\n"
         "instant local LLM, and report turn gaps p50/p95/max, barge-in latency, late frames,\n"
-        "cold start, CPU per call and peak memory.",
+        "cold start, CPU per call and peak memory. --turn-taking speaks the turn-taking test\n"
+        "set instead and reports false cut-offs on mid-turn pauses, turn gaps on complete\n"
+        "questions, false interruptions on backchannels and stop latency on interruptions.",
     )
     add_bench_arguments(bench)
     bench.set_defaults(handler=run_bench_command)

@@ -1,4 +1,5 @@
-"""``bridge bench``: run the benchmark and print a table, JSON and a PNG histogram."""
+"""``bridge bench``: run the benchmark (or its soak or turn-taking modes) and print a table,
+JSON and a PNG histogram."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ from typing import Any
 from bridge.bench.png import histogram_png
 from bridge.bench.run import BenchResult, run_bench
 from bridge.bench.soak import SoakResult, run_soak
+from bridge.bench.turn_run import EAGERNESS, TurnBenchResult, TurnDetection, run_turn_bench
 
 TARGETS = {"turn_gap_p50_ms": 800, "turn_gap_p95_ms": 1200, "turn_gap_max_ms": 2000,
            "barge_in_max_ms": 200, "cold_start_s": 10}  # fmt: skip
+# Issue #15's turn-taking targets (2-core CPU, bundled models, instant local LLM, 2 calls).
+TURN_TARGETS = {"false_cutoff_rate": 0.10, "question_turn_gap_p50_ms": 450,
+                "question_turn_gap_p95_ms": 550, "false_interruption_rate": 0.10,
+                "missed_interruptions": 0, "stop_latency_p95_ms": 300,
+                "cpu_share_per_call": 0.10}  # fmt: skip
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--calls", type=int, default=4, help="simultaneous calls (default: %(default)s)"
-    )
+        "--calls", type=int, default=None,
+        help="simultaneous calls (default: 4, or 2 with --turn-taking)",
+    )  # fmt: skip
     parser.add_argument(
         "--turns", type=int, default=5, help="spoken turns per call (default: %(default)s)"
     )
@@ -46,24 +54,57 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--media-calls", type=int, default=50,
         help="media-only calls beside the conversational ones in a soak (default: %(default)s)",
     )  # fmt: skip
+    turns = parser.add_argument_group("turn-taking (--turn-taking)")
+    turns.add_argument(
+        "--turn-taking", action="store_true",
+        help="speak the turn-taking test set instead: mid-turn pauses, complete questions, "
+        "backchannels and interruptions over a long answer",
+    )  # fmt: skip
+    turns.add_argument(
+        "--short", action="store_true", help="only a few items of each kind (what CI runs)"
+    )
+    turns.add_argument(
+        "--turn-detection", choices=("server_vad", "semantic_vad"), default="server_vad",
+        help="the end-of-turn strategy to measure (default: %(default)s)",
+    )  # fmt: skip
+    turns.add_argument(
+        "--silence-ms", type=int, default=None,
+        help="server_vad: the silence that ends a turn, as BRIDGE_VAD_SILENCE_MS (default: "
+        "the bridge's default; the bench's bridge ignores this shell's BRIDGE_* variables)",
+    )  # fmt: skip
+    turns.add_argument(
+        "--eagerness", choices=EAGERNESS, default="auto",
+        help="semantic_vad: how eager to answer (default: %(default)s)",
+    )  # fmt: skip
+    turns.add_argument(
+        "--bridge-env", action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for the bridge the bench starts (repeatable), e.g. "
+        "BRIDGE_PREFETCH_REPLY=false",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
-    parser.add_argument("--png", metavar="FILE", help="also write a turn-gap histogram (PNG) here")
+    parser.add_argument(
+        "--png", metavar="FILE",
+        help="also write a turn-gap histogram (PNG) here (--turn-taking: complete questions)",
+    )  # fmt: skip
 
 
-def table(result: BenchResult | SoakResult) -> str:
+def table(result: BenchResult | SoakResult | TurnBenchResult) -> str:
+    targets = TURN_TARGETS if isinstance(result, TurnBenchResult) else TARGETS
     rows = []
-    for key, value in result.summary().items():
+    summary = result.summary()
+    width = max(22, *(len(key) for key in summary))
+    for key, value in summary.items():
         if isinstance(value, dict):
             shown = ", ".join(f"{k} {v:.1%}" for k, v in value.items())
         else:
             shown = (
                 "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
             )
-        target = TARGETS.get(key)
+        target = targets.get(key)
         verdict = ""
         if target is not None and isinstance(value, int | float):
             verdict = f"  (target <= {target}: {'ok' if value <= target else 'MISSED'})"
-        rows.append(f"{key:<22} {shown}{verdict}")
+        rows.append(f"{key:<{width}} {shown}{verdict}")
     return "\n".join(rows)
 
 
@@ -79,15 +120,18 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run: Any = uvloop.run
     except ImportError:  # uvloop is part of uvicorn[standard] on Linux and macOS only
         run = asyncio.run
+    if args.turn_taking:
+        return _turn_taking(args, run)
+    calls = 4 if args.calls is None else args.calls
     if args.soak:
-        soak = run(run_soak(minutes=args.soak, calls=args.calls, media_calls=args.media_calls))
+        soak = run(run_soak(minutes=args.soak, calls=calls, media_calls=args.media_calls))
         print(table(soak))
         if args.json:
             Path(args.json).write_text(json.dumps(soak.to_json(), indent=2))
         return 0 if soak.back_to_idle and not soak.late_frames else 1
     result = run(
         run_bench(
-            calls=args.calls,
+            calls=calls,
             turns=args.turns,
             url=args.url,
             barge_in=not args.no_barge_in and not args.media_only,
@@ -100,3 +144,39 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
     if args.png:
         Path(args.png).write_bytes(histogram_png(result.turn_gaps_ms, marks_ms=(800, 1200)))
     return 0 if not result.unanswered else 1
+
+
+def bridge_env(pairs: list[str]) -> dict[str, str]:
+    """``--bridge-env NAME=VALUE`` pairs; a ValueError names a malformed one."""
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().startswith("BRIDGE_"):
+            raise ValueError(f"--bridge-env expects BRIDGE_NAME=VALUE, got {pair!r}")
+        env[name.strip()] = value
+    return env
+
+
+def _turn_taking(args: argparse.Namespace, run: Any) -> int:
+    if args.url or args.media_only or args.soak:
+        print("bridge bench: --turn-taking starts its own bridge (its LLM answers by script); "
+              "it does not combine with --url, --media-only or --soak")  # fmt: skip
+        return 2
+    detection = TurnDetection(args.turn_detection, args.silence_ms, args.eagerness)
+    try:
+        env = bridge_env(args.bridge_env)
+        detection.env()  # a strategy this bridge cannot choose fails before anything starts
+    except ValueError as exc:
+        print(f"bridge bench: {exc}")
+        return 2
+    calls = 2 if args.calls is None else args.calls
+    result = run(run_turn_bench(calls=calls, short=args.short, detection=detection, env=env))
+    print(table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2))
+    if args.png:
+        gaps = [item.turn_gap_ms for item in result.items if item.kind == "question"]
+        Path(args.png).write_bytes(
+            histogram_png([gap for gap in gaps if gap is not None], marks_ms=(450, 550))
+        )
+    return 0 if result.complete else 1

@@ -4,7 +4,9 @@ what was said, what the agent answered (transcribed) and how long the answer too
 
 Frames go out every 20 ms on absolute deadlines, silence between utterances, as real carriers
 send. Turn latency is measured from the last frame of the caller's speech to the arrival of
-the first agent frame that is louder than line noise.
+the first agent frame that is louder than line noise. A :class:`SpeakOver` step talks at a
+chosen moment while the agent is talking and keeps what the caller's ear heard of the agent
+from then on, so turn-taking (backchannels, interruptions) can be judged from the caller's side.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ class Say:
 
 
 @dataclass(frozen=True)
+class SpeakOver:
+    """Talk over the agent's reply (the one a ``Say(wait="start")`` asked for): start
+    ``after_ms`` after its first audible frame reached the caller, then listen until the agent
+    has been quiet for ``quiet_s``. The report's ``overlap`` says what the ear heard."""
+
+    text: str = ""
+    pcm: bytes | None = None  # 16-bit PCM at the wire's rate, else synthesized
+    after_ms: int = 1500
+    quiet_s: float = 2.5  # a paused reply may take a moment to resume
+
+
+@dataclass(frozen=True)
 class Press:
     digits: str
 
@@ -47,7 +61,21 @@ class Listen:
     for_s: float | None = None  # instead: listen for exactly this long (hold music, a bench)
 
 
-Step = Say | Press | Listen
+Step = Say | Press | Listen | SpeakOver
+
+
+@dataclass
+class Overlap:
+    """The caller's ear during a :class:`SpeakOver`: clock times (seconds) of the reply's first
+    audible frame, the caller's first and last audible frames, the carrier clears after the
+    onset, and every agent frame played since the reply started as (start, audible)."""
+
+    reply_at: float
+    onset_at: float
+    speech_end_at: float
+    clears: list[float]
+    played: list[tuple[float, bool]]
+    frame_s: float
 
 
 @dataclass
@@ -58,6 +86,11 @@ class TurnReport:
     clear_ms: float | None = None  # barge-in: caller speech onset -> carrier clear arrives
     heard_pcm: bytes = b""
     cut_off: bool = False  # the caller talked over this reply (--barge-in): heard is its start
+    # The agent's first audible frame that arrived while this step was still being spoken
+    # (between the caller's first and last audible frames), ms after the onset: an answer in a
+    # mid-turn pause. None: the agent let the caller finish.
+    answered_early_ms: float | None = None
+    overlap: Overlap | None = None  # SpeakOver steps
 
 
 def step_label(step: Step) -> str:
@@ -66,6 +99,8 @@ def step_label(step: Step) -> str:
         return "listen" if step.for_s is None else f"listen {step.for_s:g} s"
     if isinstance(step, Press):
         return f"press {step.digits}"
+    if isinstance(step, SpeakOver):
+        return f"speak over at {step.after_ms} ms " + (repr(step.text) if step.text else "(audio)")
     return f"say {step.text!r}" if step.text else "say (audio)"
 
 
@@ -161,6 +196,8 @@ class SimulatedCaller:
             since = self._clock()
             await self._sleep_ticks(step.for_s)
             return TurnReport(step_label(step), heard_pcm=self._heard_since(since))
+        if isinstance(step, SpeakOver):
+            return await self._speak_over(step)
         report = TurnReport(step_label(step))
         cut: TurnReport | None = None  # the earlier reply this step talked over
         if isinstance(step, Listen):
@@ -184,6 +221,10 @@ class SimulatedCaller:
             await self._speak(pcm)
             since = self._speech_sent_at
             speech_end = self._last_audible_at
+            onset = self._speech_onset_at
+            early = [t for t in self.state.arrivals if onset <= t <= speech_end]
+            if early and step.barge_in_after_ms is None:
+                report.answered_early_ms = (early[0] - onset) * 1000
             if step.barge_in_after_ms is not None:
                 clears = self.state.clears[clears_before:]
                 onset = self._speech_onset_at  # the first audible frame, not leading silence
@@ -203,6 +244,40 @@ class SimulatedCaller:
         report.heard = await self._transcribe(report.heard_pcm)
         if cut is not None:
             cut.heard = await self._transcribe(cut.heard_pcm)
+        return report
+
+    async def _speak_over(self, step: SpeakOver) -> TurnReport:
+        report = TurnReport(step_label(step))
+        pcm = (
+            step.pcm
+            if step.pcm is not None
+            else await asyncio.to_thread(self._synthesize, step.text)
+        )
+        cut, self._cut = self._cut, None
+        since = cut[1] if cut is not None else self._speech_sent_at
+        reply_at = await self._wait_for_agent_audio(since)
+        if reply_at is None:
+            return report  # no reply to talk over: no overlap to report
+        await self._sleep_ticks(reply_at + step.after_ms / 1000 - self._clock())
+        clears_before = len(self.state.clears)
+        await self._speak(pcm)
+        await self._wait_for_quiet(step.quiet_s, since=self._last_audible_at)
+        report.overlap = Overlap(
+            reply_at=reply_at,
+            onset_at=self._speech_onset_at,
+            speech_end_at=self._last_audible_at,
+            clears=self.state.clears[clears_before:],
+            played=[
+                (h.started_at, is_speech(h.pcm))
+                for h in self.playback.heard
+                if h.started_at >= reply_at
+            ],
+            frame_s=self.wire.media.frame_ms / 1000,
+        )
+        report.heard_pcm = self._heard_since(self._speech_onset_at)
+        if cut is not None:
+            cut[0].cut_off = True
+            cut[0].heard_pcm = self._heard_since(since)
         return report
 
     def _cut_reply(self, until: float) -> TurnReport | None:
@@ -259,11 +334,13 @@ class SimulatedCaller:
             await self._ticks(1)
         return None
 
-    async def _wait_for_quiet(self) -> None:
+    async def _wait_for_quiet(self, quiet_s: float = REPLY_QUIET_S, since: float = 0.0) -> None:
+        """Until nothing new has played for ``quiet_s`` (counted from ``since`` at the
+        earliest) and playback is idle."""
         deadline = self._clock() + self._timeout
         while self._clock() < deadline and not self.state.hung_up:
-            quiet_for = self._clock() - self.state.last_arrival
-            if quiet_for >= REPLY_QUIET_S and not self.playback.playing:
+            quiet_for = self._clock() - max(self.state.last_arrival, since)
+            if quiet_for >= quiet_s and not self.playback.playing:
                 return
             await self._ticks(1)
 

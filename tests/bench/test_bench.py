@@ -23,6 +23,7 @@ def test_two_calls_two_turns_report_every_figure(
 ) -> None:
     args = argparse.Namespace(
         calls=2, turns=2, url=None, no_barge_in=False, media_only=0.0, soak=0.0, media_calls=0,
+        turn_taking=False,
         json=str(tmp_path / "bench.json"), png=str(tmp_path / "gaps.png"),
     )  # fmt: skip
     assert run_bench_command(args) == 0

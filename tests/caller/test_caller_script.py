@@ -1,6 +1,7 @@
 """The simulated caller against a scripted AudioSocket peer (no models, no sockets): a call
-that ends mid-script names the step it ended before, and a reply the caller talks over is
-reported with what was heard of it."""
+that ends mid-script names the step it ended before, a reply the caller talks over is reported
+with what was heard of it, an answer in the caller's pause is noticed, and talking over a reply
+keeps the timeline of what the ear heard."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.caller.caller import Say, SimulatedCaller, step_label
+import pytest
+
+from bridge.caller.caller import Say, SimulatedCaller, SpeakOver, step_label
 from bridge.caller.wires import audiosocket_wire
 from bridge.carriers.audiosocket import KIND_AUDIO, KIND_HANGUP, encode_frame
 from bridge.carriers.base import Frame
@@ -109,3 +112,41 @@ async def test_a_reply_cut_by_a_barge_in_reports_what_was_heard_of_it() -> None:
     # Heard: the 400 ms before the caller started, and the 500 ms the caller talked over it.
     heard_s = float(story.heard.removesuffix(" s"))
     assert 0.8 <= heard_s <= 1.2, story.heard
+
+
+async def test_an_answer_in_the_caller_s_pause_is_reported() -> None:
+    # The peer answers as soon as the caller goes quiet: in the 600 ms pause, not after it.
+    peer = ScriptedPeer({0: audio(tone(0.3)), 1: audio(tone(0.3))})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=None)
+    pause = tone(0.5) + bytes(2 * RATE * 600 // 1000) + tone(0.5)
+    (report,) = await caller.run([Say("book a table for, um, four", pcm=pause)])
+    assert report.answered_early_ms is not None
+    assert 450 <= report.answered_early_ms <= 700, report.answered_early_ms
+    assert report.latency_ms is not None  # the answer after the whole utterance
+
+
+async def test_a_caller_who_waits_is_not_answered_early() -> None:
+    peer = ScriptedPeer({0: audio(tone(0.3))})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=None)
+    (report,) = await caller.run([Say("what time is it")])
+    assert report.answered_early_ms is None
+    assert report.latency_ms is not None
+
+
+async def test_speaking_over_a_reply_keeps_what_the_ear_heard() -> None:
+    # A 2 s reply that does not stop (AudioSocket has no clear); the caller says "uh-huh"
+    # 400 ms into it.
+    peer = ScriptedPeer({0: audio(tone(2.0))})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=None)
+    story, over = await caller.run(
+        [Say("tell me a story", wait="start"), SpeakOver("uh-huh", after_ms=400, quiet_s=0.3)]
+    )
+    assert story.cut_off
+    assert over.step == "speak over at 400 ms 'uh-huh'"
+    overlap = over.overlap
+    assert overlap is not None
+    assert 0.38 <= overlap.onset_at - overlap.reply_at <= 0.5
+    assert overlap.speech_end_at - overlap.onset_at == pytest.approx(0.48, abs=0.03)
+    assert overlap.clears == []
+    assert sum(loud for _, loud in overlap.played) == 100  # all 2 s of it, frame by frame
+    assert overlap.played[0][0] == pytest.approx(overlap.reply_at, abs=0.03)
