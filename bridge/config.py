@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 ENV_PREFIX = "BRIDGE_"
+# What a caller says over the agent to show they are listening, not to take the turn.
+BACKCHANNEL_WORDS = (
+    "uh-huh", "uh huh", "mm-hmm", "mm hmm", "mhm", "hmm", "mm", "uh", "um", "ah", "oh",
+    "yeah", "yes", "yep", "yup", "okay", "ok", "right", "alright", "all right", "sure",
+    "i see", "got it", "cool", "great", "nice", "wow", "really", "exactly", "true",
+)  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -151,6 +157,16 @@ class Settings(BaseSettings):
     vad_prefix_padding_ms: int = Field(default=300, ge=0, le=5000)
     vad_silence_ms: int = Field(default=500, ge=32, le=10000)
     vad_min_speech_ms: int = Field(default=32, ge=0, le=5000)
+    turn_detection: Literal["server_vad", "semantic_vad"] = "semantic_vad"
+    turn_eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    turn_model: Literal["smart_turn", "none"] = "smart_turn"
+    turn_check_ms: int = Field(default=200, ge=32, le=5000)
+    turn_recheck_ms: int = Field(default=500, ge=32, le=10000)
+    backchannels: bool = True
+    interrupt_min_ms: int = Field(default=600, ge=32, le=10000)
+    backchannel_words: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(BACKCHANNEL_WORDS)
+    )
 
     # Drop-in names for /v1/realtime clients: "name=target" pairs, comma-separated
     model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
@@ -180,14 +196,6 @@ class Settings(BaseSettings):
     max_audio_buffer_s: float = Field(default=120.0, gt=0)
     max_session_s: float = Field(default=3600.0, gt=0)
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        # A comma-separated list is friendlier in an env file than JSON.
-        if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
-        return value
-
     @field_validator("stt_batch", mode="before")
     @classmethod
     def _switch(cls, value: Any) -> Any:
@@ -201,9 +209,10 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("webrtc_ice_servers", "cors_origins", mode="before")
+    @field_validator("api_keys", "webrtc_ice_servers", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
+        # A comma-separated list is friendlier in an env file than JSON.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -224,6 +233,14 @@ class Settings(BaseSettings):
         for address in value:
             ipaddress.ip_address(address)  # ValueError names the bad entry
         return value
+
+    @field_validator("backchannel_words", mode="before")
+    @classmethod
+    def _split_words(cls, value: Any) -> Any:
+        # Comma-separated phrases, compared lower-case (an empty value: no backchannels).
+        if isinstance(value, str):
+            value = value.split(",")
+        return [str(word).strip().lower() for word in value if str(word).strip()]
 
     @field_validator("audiosocket_port", "sip_port", mode="before")
     @classmethod
@@ -290,6 +307,11 @@ class Settings(BaseSettings):
             system_prompt=self.system_prompt,
             prefetch_reply=self.prefetch_reply,
             min_speech_ms=self.vad_min_speech_ms,
+            turn_check_ms=self.turn_check_ms,
+            turn_recheck_ms=self.turn_recheck_ms,
+            backchannels=self.backchannels,
+            interrupt_min_ms=self.interrupt_min_ms,
+            backchannel_words=tuple(self.backchannel_words),
             max_audio_buffer_s=self.max_audio_buffer_s,
             log_transcripts=self.log_transcripts,
             model_map=dict(self.model_map),
@@ -301,6 +323,8 @@ class Settings(BaseSettings):
             threshold=self.vad_threshold,
             prefix_padding_ms=self.vad_prefix_padding_ms,
             silence_ms=self.vad_silence_ms,
+            turn_detection=self.turn_detection,
+            eagerness=self.turn_eagerness,
         )
 
     @property
@@ -343,6 +367,11 @@ class ConversationSettings:
     system_prompt: str
     prefetch_reply: bool
     min_speech_ms: int
+    turn_check_ms: int
+    turn_recheck_ms: int
+    backchannels: bool
+    interrupt_min_ms: int
+    backchannel_words: tuple[str, ...]
     max_audio_buffer_s: float
     log_transcripts: bool
     model_map: dict[str, str]
@@ -354,11 +383,13 @@ class ConversationSettings:
 
 @dataclass(frozen=True, slots=True)
 class VadSettings:
-    """Turn detection for the bridge's own calls (``BRIDGE_VAD_*``)."""
+    """Turn detection for the bridge's own calls (``BRIDGE_VAD_*``, ``BRIDGE_TURN_*``)."""
 
     threshold: float
     prefix_padding_ms: int
     silence_ms: int
+    turn_detection: Literal["server_vad", "semantic_vad"] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
 
 
 @dataclass(frozen=True, slots=True)

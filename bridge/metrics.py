@@ -79,6 +79,11 @@ class Metrics:
             "barge_in": Counter(
                 "bridge_barge_ins", "Replies the caller talked over.", registry=registry
             ),
+            "backchannel": Counter(
+                "bridge_backchannels",
+                "Sounds over a reply judged a backchannel or noise: the reply played on.",
+                registry=registry,
+            ),
             "late_frame": Counter(
                 "bridge_late_frames",
                 "Outbound audio frames sent after the caller's audio ran dry.",

@@ -25,7 +25,7 @@ Timing = Literal[
     "llm_first_token",  # request sent -> first token (prefetched or scripted replies: none)
     "tts_first_audio",  # the first clause of a reply -> its first audio
 ]
-Count = Literal["barge_in", "late_frame"]
+Count = Literal["barge_in", "backchannel", "late_frame"]
 Attribute = str | bool | int | float | Sequence[str]
 
 

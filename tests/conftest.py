@@ -18,6 +18,7 @@ from bridge.pipeline.engines import Engines
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.stt import SpeechToText
 from bridge.pipeline.tts import ClauseCache, PiperTTS
+from bridge.pipeline.turn_model import SmartTurn
 from bridge.pipeline.vad import SileroVad
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM, ScriptedToolCall
 from bridge.testing.serve import serve_app
@@ -41,6 +42,13 @@ def stt() -> Iterator[SpeechToText]:
 @pytest.fixture(scope="session")
 def silero() -> Iterator[SileroVad]:
     model = SileroVad()
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def smart_turn() -> Iterator[SmartTurn]:
+    model = SmartTurn()
     yield model
     model.close()
 
@@ -126,6 +134,7 @@ async def bridge(
     piper: PiperTTS,
     stt: SpeechToText,
     silero: SileroVad,
+    smart_turn: SmartTurn,
 ) -> AsyncIterator[RunningBridge]:
     """A bridge on a loopback port with the real models and a scripted LLM behind it."""
     # Each bridge starts with an empty speech cache, as a fresh process would: a reply another
@@ -137,6 +146,7 @@ async def bridge(
             stt=stt,
             tts=piper,
             llm=ChatLLM(base_url=f"{llm_url}/v1", api_key="", model="scripted", timeout_s=5),
+            turn=smart_turn,
         )
         app = create_app(bridge_settings, engines=engines)
         async with serve_app(app) as url:

@@ -1,12 +1,10 @@
 """One phone call: a carrier codec and its transport joined to the conversation engine.
 
-The call owns the clocks. Inbound frames go through the codec into the conversation (audio
-to the input buffer with server VAD, digits to the conversation). The conversation's events
-come back through ``emit``: audio deltas go out through the call's outbound media path
-(:class:`~bridge.media.outbound.OutboundAudio`: 20 ms frames on deadlines, marks after the
-audio so the carrier can tell us what was heard). The call is the engine's
-:class:`~bridge.calls.listener.PhoneListener`: when the engine decides the caller barged in,
-it reads what was heard and has the call clear the carrier's queue; the call never decides.
+The call owns the clocks. Frames go through the codec into the conversation (audio, digits);
+its events come back through ``emit``, audio out through :class:`~bridge.media.outbound.
+OutboundAudio` (20 ms frames on deadlines, marks so the carrier says what was heard). The
+engine decides barge-in through the call's :class:`~bridge.calls.listener.PhoneListener`
+(read what was heard, clear the carrier, play a paused reply on); the call never decides.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from bridge.carriers.base import (
 from bridge.config import Settings
 from bridge.engine import events as ev
 from bridge.engine.commands import AppendAudio
-from bridge.engine.config import SessionConfig, server_vad
+from bridge.engine.config import SessionConfig, call_turn_detection
 from bridge.engine.conversation import Conversation
 from bridge.engine.errors import SERVER_ERROR
 from bridge.engine.items import FunctionCallItem, FunctionCallOutputItem
@@ -218,7 +216,7 @@ class Call:
     def _new_session(self, media: AudioFormat) -> Conversation:
         settings = self._settings
         assert self._outbound is not None
-        listener = PhoneListener(self._outbound, self._clock, self._clear_carrier)
+        listener = PhoneListener(self._outbound, self._clock, self._clear_carrier, self._replay)
         if settings.relay_url:
             return RelayConversation(
                 url=settings.relay_url,
@@ -244,7 +242,7 @@ class Call:
             instructions=s.system_prompt,
             input_audio_format=media,
             output_audio_format=media,
-            turn_detection=server_vad(s.vad),
+            turn_detection=call_turn_detection(s.vad),
             tools=BUILTIN_TOOLS,
         )
 
@@ -366,16 +364,14 @@ class Call:
         return {"status": "done"}
 
     async def drained(self) -> None:
-        """Wait until the caller has heard everything sent so far."""
+        """Wait until the caller has heard everything sent so far (it plays in real time)."""
         await self._all_sent.wait()
-        # What is sent plays in real time: wait exactly that long.
         if self._outbound is not None:
             await asyncio.sleep(self._outbound.buffered_s(self._clock()))
 
     async def play_wire(self, audio: bytes) -> None:
         """Play audio already in the call's wire format; wait until it has played."""
-        self._queue_audio(audio)
-        self._flush_audio()
+        self._replay(audio, True)
         await self.drained()
 
     @property
@@ -412,6 +408,11 @@ class Call:
             self._all_sent.clear()
             self._wake.set()
 
+    def _replay(self, audio: bytes, done: bool) -> None:  # also a paused reply playing on
+        self._queue_audio(audio)
+        if done:
+            self._flush_audio()
+
     def _clear_carrier(self) -> None:
         """The engine cleared its listener: the carrier drops what it has queued, at once."""
         self._urgent.extend(self.codec.clear())
@@ -440,8 +441,7 @@ class Call:
                     await self._wake.wait()
 
     async def _send_now(self, frames: list[Frame]) -> None:
-        """Send ``frames`` ahead of paced audio and return once they are written (a hang-up
-        frame must reach the carrier before the connection closes)."""
+        """Send ``frames`` ahead of paced audio, once written (a hang-up precedes the close)."""
         self._urgent.extend(frames)
         self._urgent_sent.clear()
         self._wake.set()

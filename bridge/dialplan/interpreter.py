@@ -36,12 +36,14 @@ from bridge.dialplan.schema import (
     Say,
     SetVariables,
     Transfer,
+    TurnDetection,
 )
 from bridge.dialplan.template import lookup, render, render_value
+from bridge.dialplan.turns import detection_for
 from bridge.dialplan.waiting import first_done
 from bridge.dialplan.webhooks import WebhookError, call_webhook
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, server_vad
+from bridge.engine.config import FunctionTool, InputTranscription
 from bridge.engine.conversation import Conversation
 from bridge.logging import get_logger
 
@@ -73,6 +75,7 @@ class Interpreter:
         self._last_status = ""
         self._saying = False
         self._barge_in = True
+        self._turn: TurnDetection | None = None  # the listening node's choice, if it made one
         self._agent_exit: asyncio.Future[str | None] | None = None
         self._agent_turns = 0
         call.hooks.on_dtmf.append(self._on_digit)
@@ -90,7 +93,7 @@ class Interpreter:
 
     def _on_event(self, event: ev.EngineEvent) -> None:
         if isinstance(event, ev.InputAudioTranscriptionCompleted) and event.transcript.strip():
-            if self._agent_exit is None:
+            if self._agent_exit is None:  # the agent hears the caller itself
                 self._speech.put_nowait(event.transcript.strip())
         elif isinstance(event, ev.InputAudioBufferSpeechStarted):
             self._speech_started.set()
@@ -144,8 +147,7 @@ class Interpreter:
         if isinstance(node, Transfer):
             return await self._transfer(node)
         if isinstance(node, Hangup):
-            if node.text:
-                await self.say(node.text, barge_in=False)
+            await self.say(node.text, barge_in=False)  # nothing to say: returns at once
             return None
         if isinstance(node, Record):
             return await self._record(node)
@@ -155,8 +157,7 @@ class Interpreter:
     async def _transfer(self, node: Transfer) -> str | None:
         """Hand the call over; when that cannot be done, say so and carry on (``on_error``,
         else back to where the caller chose this, else hang up)."""
-        if node.text:
-            await self.say(node.text, barge_in=False)
+        await self.say(node.text, barge_in=False)  # nothing to say: returns at once
         target = render(node.target, self.variables)
         try:
             await self.call.control.transfer(target)
@@ -181,9 +182,9 @@ class Interpreter:
     async def say(self, text: str, barge_in: bool = True) -> bool:
         """Speak ``text`` and wait until it has played; True when the caller cut it short."""
         text = render(text, self.variables).strip()
-        session = self._local_session()
         if not text:
             return False
+        session = self._local_session()
         self._barge_in = barge_in
         self._set_interruptible(barge_in)
         self._response_done.clear()
@@ -246,9 +247,8 @@ class Interpreter:
                 self._speech_started.clear()
                 deadline = max(deadline, asyncio.get_running_loop().time() + 15.0)
                 continue
-            if keyed:
-                return Answer("dtmf", "".join(keyed))  # stopped typing: take what we have
-            return None
+            # Stopped typing: take what we have.
+            return Answer("dtmf", "".join(keyed)) if keyed else None
 
     def _clear_inputs(self) -> None:
         for queue in (self._digits, self._speech):
@@ -262,6 +262,9 @@ class Interpreter:
         """Prompt, listen, retry with escalating prompts, then fall back (or hang up)."""
         failures = {"no_input": 0, "no_match": 0}
         self._clear_inputs()
+        if node.turn_detection != self._turn:  # this node listens its own way
+            self._turn = node.turn_detection
+            self.enter_dialplan_mode()
         await self.say(node.prompt, node.barge_in)
         for attempt in range(node.retries + 1):
             answer = await self.collect(node.input, node.timeout_s, **collect_options(node))
@@ -355,7 +358,7 @@ class Interpreter:
         extra = self._agent_tools(node)
         before = session.config
         tools = (*BUILTIN_TOOLS, *(tool for tool, _ in extra.values()))
-        detection = server_vad(self.call.settings.vad)
+        detection = detection_for(self.call.settings.vad, node.turn_detection)
         session.reconfigure(
             replace(
                 before,
@@ -407,8 +410,9 @@ class Interpreter:
 
     def _dialplan_config(self, config: Any) -> Any:
         """Listen and transcribe, but never answer on its own: the dialplan speaks."""
-        detection = server_vad(
+        detection = detection_for(
             self.call.settings.vad,
+            self._turn,
             create_response=False,
             interrupt_response=self._barge_in,
         )
@@ -423,7 +427,7 @@ class Interpreter:
     def _set_interruptible(self, barge_in: bool) -> None:
         session = self._local_session()
         detection = session.config.turn_detection
-        if isinstance(detection, ServerVad) and detection.interrupt_response != barge_in:
+        if detection is not None and detection.interrupt_response != barge_in:
             session.reconfigure(
                 replace(
                     session.config, turn_detection=replace(detection, interrupt_response=barge_in)

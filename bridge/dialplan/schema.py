@@ -17,6 +17,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TurnDetection(Strict):
+    """How a node tells that the caller has finished speaking (default: the call's,
+    ``BRIDGE_TURN_DETECTION``). ``semantic_vad`` asks the end-of-turn model after a short
+    pause (``eagerness`` sets its threshold and maximum wait); ``server_vad`` waits for
+    ``silence_ms`` of silence (default ``BRIDGE_VAD_SILENCE_MS``)."""
+
+    type: Literal["server_vad", "semantic_vad"]
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    silence_ms: int | None = Field(default=None, ge=32, le=10_000)
+
+
 class Prompted(Strict):
     """Nodes that ask and wait: retries with escalating prompts, then a fallback."""
 
@@ -27,6 +38,7 @@ class Prompted(Strict):
     no_match: list[str] = Field(default_factory=list)  # said on each wrong answer, in turn
     fallback: Target | None = None  # where to go when retries run out (else hang up)
     barge_in: bool = True
+    turn_detection: TurnDetection | None = None
 
 
 class Say(Strict):
@@ -155,6 +167,7 @@ class Agent(Strict):
     tools: list[WebhookTool] = Field(default_factory=list)
     exits: list[Target] = Field(default_factory=list)  # nodes the agent may go to (goto_node)
     max_turns: int = Field(default=20, ge=1, le=200)
+    turn_detection: TurnDetection | None = None
     next: Target | None = None  # where to go after max_turns (else hang up)
 
 

@@ -107,3 +107,12 @@ def server_vad(settings: VadSettings, **changes: Any) -> ServerVad:
         silence_duration_ms=settings.silence_ms,
         **changes,
     )
+
+
+def call_turn_detection(settings: VadSettings, **changes: Any) -> ServerVad | SemanticVad:
+    """Turn detection for the bridge's own calls and dialplans: ``BRIDGE_TURN_DETECTION``
+    (``semantic_vad`` by default: the end-of-turn model with ``BRIDGE_TURN_EAGERNESS``), or
+    ``server_vad`` on the ``BRIDGE_VAD_*`` silence."""
+    if settings.turn_detection == "semantic_vad":
+        return SemanticVad(eagerness=settings.eagerness, **changes)
+    return server_vad(settings, **changes)

@@ -14,6 +14,7 @@ from bridge.engine.items import (
     InputAudioPart,
     InputTextPart,
     Item,
+    ItemReference,
     MessageItem,
     TextPart,
 )
@@ -48,6 +49,18 @@ class History:
             if item.id == item_id:
                 return item
         raise item_not_found(item_id, param)
+
+    def resolve(self, entries: tuple[Item | ItemReference, ...] | None) -> list[Item]:
+        """A response's input: the whole history (None), or ``entries`` with each reference
+        looked up (an unknown one is the API's error)."""
+        if entries is None:
+            return list(self._items)
+        return [
+            self.get(entry.id, f"response.input[{index}].id")
+            if isinstance(entry, ItemReference)
+            else entry
+            for index, entry in enumerate(entries)
+        ]
 
     def check_insert(self, item: Item, previous_item_id: str | None) -> None:
         """Raise the error :meth:`insert` would, without changing anything."""

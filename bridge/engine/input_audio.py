@@ -13,6 +13,7 @@ from bridge.audio.format import AudioFormat
 from bridge.engine import errors
 from bridge.engine.config import SemanticVad, ServerVad, TurnDetection
 from bridge.engine.errors import CommandError
+from bridge.engine.turn_end import EAGERNESS
 from bridge.pipeline.vad import (
     SileroVad,
     SpeechEvent,
@@ -28,7 +29,12 @@ TRAILING_PAD_MS = 200  # silence kept after the last voiced window: Whisper like
 SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 350}
 
 
-def vad_params(turn_detection: TurnDetection, min_speech_ms: int) -> VadParams | None:
+def vad_params(
+    turn_detection: TurnDetection, min_speech_ms: int, *, turn_model: bool = False
+) -> VadParams | None:
+    """The VAD for a session. ``semantic_vad`` with an end-of-turn model (``turn_model``) lets
+    silence end a turn only after the eagerness's maximum wait: the model ends it sooner
+    (:mod:`bridge.engine.turn_end`); without a model, eagerness maps onto a fixed silence."""
     if isinstance(turn_detection, ServerVad):
         return VadParams(
             threshold=turn_detection.threshold,
@@ -37,8 +43,10 @@ def vad_params(turn_detection: TurnDetection, min_speech_ms: int) -> VadParams |
             min_speech_ms=min_speech_ms,
         )
     if isinstance(turn_detection, SemanticVad):
+        eagerness = turn_detection.eagerness
+        silence_ms = EAGERNESS[eagerness].max_wait_ms if turn_model else None
         return VadParams(
-            silence_duration_ms=SEMANTIC_SILENCE_MS[turn_detection.eagerness],
+            silence_duration_ms=silence_ms or SEMANTIC_SILENCE_MS[eagerness],
             min_speech_ms=min_speech_ms,
         )
     return None
@@ -127,6 +135,20 @@ class InputAudio:
     def peek(self, end_ms: float) -> bytes:
         """What ``take(end_ms)`` would return, leaving it buffered."""
         return bytes(self._buffer[: self._offset(end_ms + TRAILING_PAD_MS)])
+
+    def peek_all(self) -> bytes:
+        """Everything buffered (while speaking: the turn so far, with its silence up to now)."""
+        return bytes(self._buffer)
+
+    def end_speech(self) -> SpeechStopped | None:
+        """End the speech under way now (its end was decided without waiting out the VAD's
+        silence): the event the VAD would have reported, or None when nobody is speaking."""
+        stopped = self._vad.stop() if self._vad is not None else None
+        return (
+            None
+            if stopped is None
+            else replace(stopped, end_ms=stopped.end_ms + self._vad_origin_ms)
+        )
 
     def take(self, end_ms: float | None = None) -> bytes:
         """Remove and return the buffered PCM, up to stream time ``end_ms`` (all when None)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bridge import observe
 from bridge.engine.items import MessageItem
@@ -67,16 +67,35 @@ class WallClockListener:
         return None
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A listener that can play on after a clear: a phone call, whose outbound path the bridge
+    paces itself. The engine then pauses for a caller's sound and resumes after a backchannel
+    (:mod:`bridge.engine.overlap`); other listeners are interrupted at once."""
+
+    def resume(self, audio: bytes, *, done: bool) -> None:
+        """Play ``audio`` now: the paused reply from where the listener stopped hearing it.
+        ``done``: the reply has no more audio to come (send its last partial frame)."""
+        ...
+
+
+def pause_playout(listener: Listener, audio: AssistantAudio | None) -> int | None:
+    """Read how much of the reply was heard, then clear the listener. Returns where it
+    stopped, or None when the reply was heard in full (or there is none)."""
+    heard = listener.heard_ms(audio) if audio is not None and not audio.interrupted else None
+    listener.clear()
+    if audio is None or heard is None or heard >= audio.sent_ms - 1:
+        return None
+    return int(heard)
+
+
 def stop_playout(listener: Listener, audio: AssistantAudio | None) -> int | None:
     """Barge-in's first half, shared by the local engine and the relay: read how much of the
     reply was heard, then clear the listener. Returns where to truncate the reply, or None when
     it was heard in full (or there is none)."""
-    heard = listener.heard_ms(audio) if audio is not None and not audio.interrupted else None
-    listener.clear()
-    if audio is None or heard is None:
-        return None
-    audio.interrupted = True
-    if heard >= audio.sent_ms - 1:
-        return None
-    observe.count("barge_in")  # the caller cut the reply short
-    return int(heard)
+    heard = pause_playout(listener, audio)
+    if audio is not None:
+        audio.interrupted = True
+    if heard is not None:
+        observe.count("barge_in")  # the caller cut the reply short
+    return heard

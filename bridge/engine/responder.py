@@ -80,6 +80,25 @@ class ResponseRun:
         self._calls: dict[int, FunctionCallItem] = {}
         self._encoder: WireEncoder | None = None
         self._audio_out = "audio" in response.output_modalities
+        self._playing = asyncio.Event()  # cleared while the listener is paused
+        self._playing.set()
+        self._clause_audio = bytearray()  # the clause being sent, not yet in the item
+        self.audio_done = False  # response.audio.done was sent: no more audio will come
+
+    # --- pausing (the caller made a sound over the reply) ----------------------------------
+
+    def pause(self) -> None:
+        """Send no more audio until :meth:`resume` (generation and synthesis go on)."""
+        self._playing.clear()
+
+    def resume(self) -> None:
+        self._playing.set()
+
+    def sent_audio(self) -> bytes:
+        """All the audio this reply has sent so far, in the wire format."""
+        part = self._message.part if self._message is not None else None
+        whole = (part.audio or b"") if isinstance(part, AudioPart) else b""
+        return whole + bytes(self._clause_audio)
 
     # --- the run -------------------------------------------------------------------------
 
@@ -191,23 +210,31 @@ class ResponseRun:
         part.transcript += delta
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
-        clause_audio = bytearray()
+        clause_audio = self._clause_audio
         asked = time.monotonic()
-        with observe.span("tts", **{"bridge.clause_chars": len(clause), "bridge.first": first}):
-            async for pcm in self._tts.stream(clause, urgent=first):
-                if first and not clause_audio:
-                    observe.timing("tts_first_audio", time.monotonic() - asked)
-                wire = encoder.encode(pcm)
-                for start in range(0, len(wire), chunk_bytes):
-                    piece = wire[start : start + chunk_bytes]
-                    if audio.first_audio_at is None:
-                        audio.first_audio_at = time.monotonic()
-                    clause_audio += piece
-                    self._emit(ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece))
-        # The item's audio and its clause timeline grow together, once per clause (not per
-        # delta: re-joining the whole reply for every 200 ms piece is quadratic).
-        part.audio = (part.audio or b"") + bytes(clause_audio)
-        audio.spoken.add(clause, len(clause_audio) / audio.bytes_per_ms)
+        try:
+            with observe.span("tts", **{"bridge.clause_chars": len(clause), "bridge.first": first}):
+                async for pcm in self._tts.stream(clause, urgent=first):
+                    if first and not clause_audio:
+                        observe.timing("tts_first_audio", time.monotonic() - asked)
+                    await self._playing.wait()  # paused: hold the audio (a chunk goes whole)
+                    wire = encoder.encode(pcm)
+                    for start in range(0, len(wire), chunk_bytes):
+                        piece = wire[start : start + chunk_bytes]
+                        if audio.first_audio_at is None:
+                            audio.first_audio_at = time.monotonic()
+                        clause_audio += piece
+                        self._emit(
+                            ev.ResponseAudioDelta(self.response.id, item_id, index, 0, piece)
+                        )
+        finally:
+            # The item's audio and its clause timeline grow together, once per clause (not
+            # per delta: re-joining the whole reply for every 200 ms piece is quadratic), and
+            # a cancelled clause keeps the audio that went out.
+            if clause_audio:
+                part.audio = (part.audio or b"") + bytes(clause_audio)
+                audio.spoken.add(clause, len(clause_audio) / audio.bytes_per_ms)
+            self._clause_audio = bytearray()
 
     # --- function calls ------------------------------------------------------------------
 
@@ -247,6 +274,7 @@ class ResponseRun:
             if self._message is not None and item is self._message.item:
                 part = self._message.part
                 if isinstance(part, AudioPart):
+                    self.audio_done = True
                     self._emit(ev.ResponseAudioDone(self.response.id, item.id, index, 0))
                     self._emit(
                         ev.ResponseAudioTranscriptDone(

@@ -2,55 +2,50 @@
 
 A :class:`LocalConversation` takes typed commands (:meth:`handle`) and reports everything
 through one ``emit`` callback of plain events, so the order of events is the order of ``emit``
-calls. It owns the conversation history, the input audio buffer with server VAD, a turn worker
-(transcribe, then respond) and at most one active response. It decides barge-in alone
-(:meth:`interrupt`), asking its :class:`~bridge.engine.listener.Listener` what was heard. A
-refused command raises :class:`CommandError` before any state changes.
+calls. It owns the conversation history, the input audio with VAD and the end-of-turn model
+(:mod:`~bridge.engine.turn_end`), a turn worker (transcribe, then respond) and at most one
+active response; barge-in is :mod:`~bridge.engine.barge_in`'s. A refused command raises
+:class:`CommandError` before any state changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from bridge.audio import StreamResampler
 from bridge.config import ConversationSettings
 from bridge.engine import commands as cmd
 from bridge.engine import errors
 from bridge.engine import events as ev
+from bridge.engine.barge_in import BargeIn
 from bridge.engine.commands import Command
 from bridge.engine.config import SessionConfig
+from bridge.engine.early import EARLY_MODEL_MS, EARLY_MS, EarlyTranscripts
 from bridge.engine.errors import CommandError
 from bridge.engine.history import History
 from bridge.engine.ids import new_conversation_id, new_item_id, new_session_id
 from bridge.engine.input_audio import InputAudio, vad_params
-from bridge.engine.items import InputAudioPart, InputTextPart, Item, ItemReference, MessageItem
-from bridge.engine.listener import AssistantAudio, Listener, WallClockListener, stop_playout
+from bridge.engine.items import InputAudioPart, InputTextPart, Item, MessageItem
+from bridge.engine.listener import AssistantAudio, Listener, WallClockListener
 from bridge.engine.llm_request import LLMRequest, build_request
+from bridge.engine.overlap import Verdict, with_backchannel_prompt
 from bridge.engine.prefetch import Prefetch
 from bridge.engine.responder import ResponseRun
-from bridge.engine.response import Response, ResponseParams, new_response
+from bridge.engine.response import Response, ResponseParams, StatusReason, new_response
 from bridge.engine.transcription import transcribe_item
 from bridge.engine.truncation import audio_part, truncate_audio
+from bridge.engine.turn_end import TurnEnd, new_turn_end
 from bridge.engine.turn_log import TurnLog
 from bridge.logging import get_logger
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.stt import Transcript
-from bridge.pipeline.vad import SpeechStarted, SpeechStopped
+from bridge.pipeline.vad import SpeechStarted, SpeechStopped, VadParams
 
 log = get_logger("bridge.realtime.session")
 STT_RATE = 16_000
-# Quiet this long mid-speech, the turn so far is transcribed in case the pause ends the turn:
-# when it does, the transcript is (nearly) ready instead of only then begun.
-EARLY_TRANSCRIBE_MS = 120
 
 Emit = Callable[[ev.EngineEvent], None]
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class LocalConversation:
@@ -72,15 +67,21 @@ class LocalConversation:
         self._emit = emit
         self._listener: Listener = listener or WallClockListener()
         self._input = self._new_input(stream_ms=0.0)
+        self._turn_end = self._new_turn_end()
+        self._barge = BargeIn(
+            self._listener,
+            settings,
+            cancel=self._cancel,
+            truncate=self._truncate_heard,
+            sample_bytes=lambda: self.config.output_audio_format.bytes_per_sample,
+        )
         self._speech_item_id: str | None = None
         self._run: ResponseRun | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._spoken: dict[str, AssistantAudio] = {}  # assistant item id -> playout record
         self._turns: asyncio.Queue[tuple[MessageItem, bool]] = asyncio.Queue()
         self._transcribed: dict[str, asyncio.Event] = {}  # item id -> set once transcribed
-        # The early transcription of the speech so far: (where its audio ends, the job).
-        self._early: tuple[float, asyncio.Task[Transcript]] | None = None
-        self._early_for_item: dict[str, asyncio.Task[Transcript]] = {}
+        self._early = EarlyTranscripts(self._early_text, self._prefetch_reply, self._drop_prefetch)
         self._turn_worker: asyncio.Task[None] | None = None
         self.voice_locked = False
         self._queued_says: list[str] = []
@@ -95,9 +96,8 @@ class LocalConversation:
         self._turn_worker = asyncio.create_task(self._process_turns())
 
     async def close(self) -> None:
-        self._drop_early()
-        for early in self._early_for_item.values():
-            early.cancel()
+        self._early.close()
+        self._turn_end.cancel()
         tasks = [t for t in (self._run_task, self._turn_worker) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -150,20 +150,31 @@ class LocalConversation:
         self.config = config
         # Only a new format or new VAD parameters need a fresh buffer (create_response and
         # interrupt_response can change mid-call without losing the caller's audio).
-        min_speech = self._settings.min_speech_ms
-        audio_changed = before.input_audio_format != config.input_audio_format or vad_params(
-            before.turn_detection, min_speech
-        ) != vad_params(config.turn_detection, min_speech)
+        vad_changed = self._vad_params(before) != self._vad_params(config)
+        audio_changed = vad_changed or before.input_audio_format != config.input_audio_format
         if audio_changed:
             self._input = self._new_input(stream_ms=self._input.stream_ms)
             self._speech_item_id = None
+        if before.turn_detection != config.turn_detection or audio_changed:
+            self._turn_end.cancel()
+            self._turn_end = self._new_turn_end()
         self._emit(ev.SessionUpdated(self.config, self.id))
+
+    def _vad_params(self, config: SessionConfig) -> VadParams | None:
+        has_model = self._engines.turn is not None
+        return vad_params(config.turn_detection, self._settings.min_speech_ms, turn_model=has_model)
+
+    def _new_turn_end(self) -> TurnEnd:
+        def audio() -> tuple[bytes, int]:
+            return self._input.peek_all(), self._input.rate
+
+        return new_turn_end(self._engines.turn, self.config.turn_detection, self._settings, audio)
 
     def _new_input(self, stream_ms: float) -> InputAudio:
         return InputAudio(
             self.config.input_audio_format,
             self._engines.vad,
-            vad_params(self.config.turn_detection, self._settings.min_speech_ms),
+            self._vad_params(self.config),
             max_seconds=self._settings.max_audio_buffer_s,
             stream_ms=stream_ms,
         )
@@ -173,55 +184,64 @@ class LocalConversation:
     async def _append(self, audio: bytes) -> None:
         for speech in await self._input.append(audio):
             if isinstance(speech, SpeechStarted):
-                self._speech_item_id = new_item_id()
-                self._emit(
-                    ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms)
-                )
-                detection = self.config.turn_detection
-                if detection is not None and detection.interrupt_response and self.speaking:
-                    await self.interrupt()
-            elif isinstance(speech, SpeechStopped):
-                item_id = self._speech_item_id or new_item_id()
-                self._speech_item_id = None
-                self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
-                detection = self.config.turn_detection
-                respond = detection is not None and detection.create_response
-                early, self._early = self._early, None
-                if early is not None and early[0] == speech.end_ms:
-                    self._early_for_item[item_id] = early[1]  # the same audio: use its result
-                elif early is not None:
-                    early[1].cancel()
-                turn = self._input.take(speech.end_ms)
-                self._commit(turn, item_id, respond=respond)
-                self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
-        self._transcribe_early()
-
-    def _transcribe_early(self) -> None:
+                await self._speech_started(speech)
+            else:
+                await self._speech_stopped(speech)
         pause = self._input.pause
-        if pause is None:
-            return
-        end_ms, quiet_ms = pause
-        if self._early is not None and self._early[0] != end_ms:
-            self._drop_early()  # the caller went on talking: that transcript is stale
-        if quiet_ms < EARLY_TRANSCRIBE_MS or self._early is not None:
-            return
-        job = asyncio.create_task(self._speech_to_text(self._input.peek(end_ms), early=True))
-        job.add_done_callback(_retrieve)  # a stale job's failure is nobody's business
-        job.add_done_callback(self._prefetch_reply)
-        self._early = (end_ms, job)
+        if self._barge.overlap is not None and pause is not None:
+            # Speech over a paused reply: an interruption, or a backchannel to drop?
+            text = self._early.text_for(pause[0])
+            if await self._barge.judge(pause[0], text) is Verdict.BACKCHANNEL:
+                await self._stop_speech(backchannel=True)
+        elif self._turn_end.poll(pause):
+            await self._stop_speech()  # the model says the caller has finished
+        self._early.update(self._input.pause, EARLY_MODEL_MS if self._turn_end.active else EARLY_MS)
 
-    def _drop_early(self) -> None:
-        if self._early is not None:
-            self._early[1].cancel()
-            self._early = None
-        self._drop_prefetch()  # it answers words the caller has not finished
+    async def _speech_started(self, speech: SpeechStarted) -> None:
+        self._speech_item_id = new_item_id()
+        self._emit(ev.InputAudioBufferSpeechStarted(self._speech_item_id, speech.audio_start_ms))
+        detection = self.config.turn_detection
+        if detection is not None and detection.interrupt_response and self.speaking:
+            answering = detection.create_response
+            await self._barge.speech_started(speech.start_ms, self._run, answering=answering)
 
-    async def _speech_to_text(self, pcm: bytes, *, early: bool = False) -> Transcript:
+    async def _stop_speech(self, *, backchannel: bool = False) -> None:
+        stopped = self._input.end_speech()
+        if stopped is not None:
+            await self._speech_stopped(stopped, backchannel=backchannel)
+
+    async def _speech_stopped(self, speech: SpeechStopped, *, backchannel: bool = False) -> None:
+        item_id = self._speech_item_id or new_item_id()
+        self._speech_item_id = None
+        self._emit(ev.InputAudioBufferSpeechStopped(item_id, speech.end_ms))
+        if self._barge.overlap is not None:  # speech over a paused reply: the words decide
+            text = await self._early.wait_text(speech.end_ms)
+            verdict = await self._barge.judge(None, text, final=True)
+            backchannel = verdict is Verdict.BACKCHANNEL
+        if backchannel:
+            self._early.drop()  # heard, and not a turn: nothing to commit or answer
+            self._input.take(speech.end_ms)
+            return
+        detection = self.config.turn_detection
+        respond = detection is not None and detection.create_response
+        self._early.turn_ended(item_id, speech.end_ms)
+        turn = self._input.take(speech.end_ms)
+        self._commit(turn, item_id, respond=respond)
+        self._turn_log.turn_ended(item_id, self._input, speech.end_ms, turn)
+
+    async def _early_text(self, end_ms: float) -> Transcript:  # over a reply: a backchannel?
+        over_reply = self._barge.overlap is not None
+        return await self._speech_to_text(self._input.peek(end_ms), over_reply, early=True)
+
+    async def _speech_to_text(
+        self, pcm: bytes, backchannel_hint: bool = False, *, early: bool = False
+    ) -> Transcript:
         transcription = self.config.input_transcription
+        prompt = transcription.prompt if transcription else None
         return await self._engines.stt.transcribe(
             StreamResampler(self._input.rate, STT_RATE).process(pcm),
             language=transcription.language if transcription else None,
-            prompt=transcription.prompt if transcription else None,
+            prompt=with_backchannel_prompt(prompt) if backchannel_hint else prompt,
             early=early,
         )
 
@@ -265,17 +285,12 @@ class LocalConversation:
                 self.create_response(ResponseParams())
 
     async def _transcribe(self, item: MessageItem) -> None:
-        transcription = self.config.input_transcription
-
         async def from_wire(audio: bytes) -> Transcript:
             return await self._speech_to_text(self._input.decode(audio))
 
+        report = self.config.input_transcription is not None or self.config.kind != "realtime"
         await transcribe_item(
-            item,
-            from_wire,
-            self._emit,
-            report=transcription is not None or self.config.kind == "transcription",
-            early=self._early_for_item.pop(item.id, None),
+            item, from_wire, self._emit, report=report, early=self._early.take(item.id)
         )
 
     # --- responses -----------------------------------------------------------------------
@@ -307,8 +322,9 @@ class LocalConversation:
                 f"{self._run.response.id}. Wait until the response is finished before creating "
                 "a new one.",
             )
-        items = self._response_input(params)
+        items = self.history.resolve(params.input)
         response = new_response(self.config, params, conversation_id=self.history_id)
+        self._barge.abandon()
 
         async def request() -> LLMRequest:
             # The LLM reads transcripts: wait for any input still being transcribed.
@@ -355,12 +371,12 @@ class LocalConversation:
             not self._settings.prefetch_reply
             or job.cancelled()
             or job.exception() is not None
-            or self._early is None
-            or self._early[1] is not job  # the turn ended already, or the caller talked on
+            or self._early.job is not job  # the turn ended already, or the caller talked on
             or self.config.kind != "realtime"
             or detection is None
             or not detection.create_response
             or self.responding
+            or self._barge.overlap is not None  # words over the reply: not a turn (yet)
             or not job.result().text
         ):
             return
@@ -386,17 +402,6 @@ class LocalConversation:
         if self._queued_says:
             self.create_response(ResponseParams(), script=self._queued_says.pop(0))
 
-    def _response_input(self, params: ResponseParams) -> list[Item]:
-        if params.input is None:
-            return list(self.history)
-        items: list[Item] = []
-        for index, entry in enumerate(params.input):
-            if isinstance(entry, ItemReference):
-                items.append(self.history.get(entry.id, f"response.input[{index}].id"))
-            else:
-                items.append(entry)
-        return items
-
     async def _cancel_requested(self, response_id: str | None) -> None:
         if not self.responding:
             raise CommandError(
@@ -409,7 +414,7 @@ class LocalConversation:
             )
         await self._cancel("client_cancelled")
 
-    async def _cancel(self, reason: Any) -> None:
+    async def _cancel(self, reason: StatusReason) -> None:
         run, task = self._run, self._run_task
         if run is None or task is None or task.done():
             return
@@ -427,18 +432,15 @@ class LocalConversation:
             return False
         return self._listener.heard_ms(audio) < audio.sent_ms - 1
 
-    async def interrupt(self, reason: str = "turn_detected") -> None:
-        """The caller barged in. Decided here only, in this order: read what the listener has
-        heard, tell it to clear, cancel the reply, and truncate the reply to what was heard."""
-        run = self._run
-        audio = run.audio if run is not None else None
-        heard = stop_playout(self._listener, audio)
-        await self._cancel(reason)
-        if audio is None or audio.item not in self.history:
-            return
-        self._spoken[audio.item.id] = audio
-        if heard is not None:
-            self.truncate(audio.item.id, 0, heard)
+    async def interrupt(self, reason: StatusReason = "turn_detected") -> None:
+        """Stop the reply now (a key over a prompt, a WebRTC clear): see :mod:`.barge_in`."""
+        await self._barge.interrupt(self._run, reason)
+
+    def _truncate_heard(self, audio: AssistantAudio, heard: int | None) -> None:
+        if audio.item in self.history:
+            self._spoken[audio.item.id] = audio
+            if heard is not None:
+                self.truncate(audio.item.id, 0, heard)
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         part = audio_part(self.history.get(item_id), content_index)

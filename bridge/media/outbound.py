@@ -69,6 +69,15 @@ class OutboundAudio:
         self._framer.clear()
         return True
 
+    def resume(self, now: float) -> float:
+        """Play on after a clear (the caller's sound was a backchannel): positions go on from
+        where the listener stopped hearing, which is returned; the caller pushes the rest of
+        the reply again from there."""
+        heard = self.heard_ms(now)
+        self._heard_at_clear = None
+        self._playout.restart(heard, now)
+        return heard
+
     def heard_ms(self, now: float) -> float:
         if self._heard_at_clear is not None:
             return self._heard_at_clear

@@ -114,6 +114,13 @@ class Playout:
         self._acked_ms = 0.0
         self._acked_at = None
 
+    def restart(self, position_ms: float, now: float) -> None:
+        """Go on from ``position_ms`` of the utterance, heard up to there as of ``now`` (a
+        cleared reply resumed): nothing beyond it was sent, older marks no longer count."""
+        self.sent_ms = position_ms
+        self._marks.clear()
+        self._acked_ms, self._acked_at = position_ms, now
+
     def sent(self, ms: float) -> None:
         self.sent_ms += ms
 

@@ -21,6 +21,7 @@ from bridge.pipeline.stt import (
 )
 from bridge.pipeline.stt_batch import BatchedSpeechToText
 from bridge.pipeline.tts import TextToSpeech, create_tts
+from bridge.pipeline.turn_model import SmartTurn, TurnModel
 from bridge.pipeline.vad import SileroVad
 
 
@@ -31,6 +32,7 @@ class Engines:
     tts: TextToSpeech
     llm: ChatLLM
     voices: dict[str, TextToSpeech] = field(default_factory=dict)  # mapped voice names
+    turn: TurnModel | None = None  # end-of-turn model (None: turns end on silence alone)
     load_s: float = 0.0
 
     def devices(self) -> dict[str, Any]:
@@ -48,6 +50,8 @@ class Engines:
     async def close(self) -> None:
         self.vad.close()
         self.stt.close()
+        if self.turn is not None:
+            self.turn.close()
         for tts in {id(t): t for t in (self.tts, *self.voices.values())}.values():
             await tts.close()
         await self.llm.close()
@@ -136,6 +140,7 @@ def load_engines(settings: Settings) -> Engines:
         tts=tts,
         llm=create_llm(settings),
         voices=voices,
+        turn=SmartTurn() if settings.turn_model == "smart_turn" else None,
     )
     warm_up(engines)
     give_back_freed_memory()
@@ -158,6 +163,8 @@ def warm_up(engines: Engines) -> None:
 
     engines.stt.warm()
     engines.vad.probabilities(engines.vad.new_state(), np.zeros(512, dtype=np.float32))
+    if isinstance(engines.turn, SmartTurn):
+        engines.turn.warm()
     synthesize = getattr(engines.tts, "synthesize_sync", None)
     if synthesize is not None:
         synthesize("Hello.")

@@ -184,6 +184,14 @@ class SpeechSegmenter:
             return SpeechStopped(self._last_voiced_end)
         return None
 
+    def stop(self) -> SpeechStopped | None:
+        """End the speech now (the turn was judged over before the silence ran out)."""
+        if not self._speaking:
+            return None
+        self._speaking = False
+        self._candidate_start = None
+        return SpeechStopped(self._last_voiced_end)
+
 
 class VadStream:
     """VAD for one audio stream at 8 kHz or 16 kHz (or any rate: it resamples to 16 kHz)."""
@@ -203,6 +211,10 @@ class VadStream:
     @property
     def speaking(self) -> bool:
         return self.segmenter.speaking
+
+    def stop(self) -> SpeechStopped | None:
+        """End the current speech now; None when none is under way."""
+        return self.segmenter.stop()
 
     def _windows(self, pcm: bytes) -> FloatArray | None:
         """Whole windows of 16 kHz audio to score; None when the chunk needed no work."""

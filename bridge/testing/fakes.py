@@ -10,6 +10,7 @@ never sleeps a real duration (where a real engine works off the loop, a fake yie
   an optional :class:`asyncio.Event` gate that holds every transcription until it is set.
 * :class:`FakeTTS` – ``ms_per_char`` milliseconds of deterministic PCM per character, clause by
   clause, with the speech cache, ``warm`` and ``urgent`` of the local backends.
+* :class:`FakeTurnModel` – scripted end-of-turn probabilities, every question recorded.
 * :class:`FakeLLM` – scripted :class:`TextDelta` / :class:`ToolCallDelta` / :class:`Completed`
   streams, with :class:`Hold` points a test releases, recording every request it got.
 
@@ -286,6 +287,45 @@ class FakeTTS:
         pass
 
 
+# --- end of turn -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnQuestion:
+    audio_ms: float  # how much audio the model was given
+    voiced_ms: int
+
+
+class FakeTurnModel:
+    """The end-of-turn model: answers each question with the next of ``probabilities``, then
+    ``default``; ``gate`` holds every answer until it is set. Records every question."""
+
+    def __init__(
+        self,
+        probabilities: Iterable[float] = (),
+        *,
+        default: float = 1.0,
+        gate: asyncio.Event | None = None,
+    ) -> None:
+        self.probabilities: deque[float] = deque(probabilities)
+        self.default = default
+        self.gate = gate
+        self.questions: list[TurnQuestion] = []
+
+    async def complete_probability(self, pcm: bytes, sample_rate: int) -> float:
+        self.questions.append(
+            TurnQuestion(len(pcm) / 2 / sample_rate * 1000, voiced_ms(pcm, sample_rate))
+        )
+        if self.gate is not None:
+            await self.gate.wait()
+        else:
+            await asyncio.sleep(0)  # the model runs off the loop: the answer comes a turn later
+        return self.probabilities.popleft() if self.probabilities else self.default
+
+    def close(self) -> None:
+        pass
+
+
 # --- LLM ---------------------------------------------------------------------------------
 
 
@@ -297,14 +337,11 @@ class Fakes:
     stt: FakeSTT = field(default_factory=FakeSTT)
     tts: FakeTTS = field(default_factory=FakeTTS)
     llm: FakeLLM = field(default_factory=FakeLLM)
+    # The end-of-turn model (every turn complete); None: silence alone ends semantic_vad turns.
+    turn: FakeTurnModel | None = field(default_factory=FakeTurnModel)
 
     def engines(self) -> Engines:
-        return Engines(
-            vad=self.vad,
-            stt=self.stt,
-            tts=self.tts,
-            llm=self.llm,
-        )
+        return Engines(vad=self.vad, stt=self.stt, tts=self.tts, llm=self.llm, turn=self.turn)
 
 
 def fake_engines(
@@ -313,8 +350,13 @@ def fake_engines(
     stt: FakeSTT | None = None,
     tts: FakeTTS | None = None,
     llm: FakeLLM | None = None,
+    turn: FakeTurnModel | None = None,
 ) -> Engines:
     """An :class:`Engines` bundle of fakes (a default one for each not given)."""
     return Fakes(
-        vad=vad or FakeVad(), stt=stt or FakeSTT(), tts=tts or FakeTTS(), llm=llm or FakeLLM()
+        vad=vad or FakeVad(),
+        stt=stt or FakeSTT(),
+        tts=tts or FakeTTS(),
+        llm=llm or FakeLLM(),
+        turn=turn or FakeTurnModel(),
     ).engines()

@@ -20,7 +20,7 @@ from call_harness import (
 
 from bridge.calls import call as call_module
 from bridge.engine import events as ev
-from bridge.engine.config import ServerVad
+from bridge.engine.config import SemanticVad, ServerVad
 from bridge.engine.items import AudioPart, InputTextPart, MessageItem
 from bridge.pipeline.llm import LLMError, TextDelta
 from bridge.pipeline.text import split_sentences
@@ -98,7 +98,9 @@ async def test_barge_in_clears_twilio_at_once_and_truncates_where_the_marks_say(
     hold = Hold()  # the LLM stalls after two sentences: the reply is still being generated
     first, second = "We are open from nine to five. ", "On Saturdays we open at ten. "
     fakes.llm.replies.append([TextDelta(first), TextDelta(second), hold, TextDelta("Bye.")])
-    async with phone_call(fakes, echo_marks=False) as line:
+    # Barge-in at once (the caller's 200 ms is all the audio it sends: no pause to judge it
+    # by); tests/calls/test_backchannels.py has speech over a reply paused, then decided.
+    async with phone_call(fakes, settings(backchannels=False), echo_marks=False) as line:
         phone = line.phone
         await phone.speak(400, silence_ms=700)
         created = await line.wait_for(ev.ResponseCreated)
@@ -158,7 +160,8 @@ async def test_no_barge_in_means_no_clear_and_the_reply_plays_to_its_end() -> No
         session = line.call.session
         assert session is not None
         detection = session.config.turn_detection
-        assert isinstance(detection, ServerVad)
+        assert isinstance(detection, SemanticVad)  # calls default to the end-of-turn model
+        assert not isinstance(detection, ServerVad)
         # What the dialplan interpreter sets for a prompt that must not be interrupted.
         session.reconfigure(
             dataclasses.replace(

@@ -15,7 +15,13 @@ from typing import Any, Protocol, TypeVar
 from bridge.audio.format import PCMU
 from bridge.config import Settings
 from bridge.engine import events as ev
-from bridge.engine.config import FunctionTool, InputTranscription, ServerVad, SessionConfig
+from bridge.engine.config import (
+    FunctionTool,
+    InputTranscription,
+    SemanticVad,
+    ServerVad,
+    SessionConfig,
+)
 from bridge.engine.errors import CommandError
 from bridge.engine.items import (
     AudioPart,
@@ -44,6 +50,8 @@ __all__ = [
     "InputTextPart",
     "MessageItem",
     "ResponseParams",
+    "ResumableListener",
+    "SemanticVad",
     "ServerVad",
     "SessionConfig",
     "Start",
@@ -77,13 +85,31 @@ class Listener:
         self.clears += 1
 
 
+class ResumableListener(Listener):
+    """A listener that can play on after a clear (as a phone call can): ``resumed`` holds the
+    audio each resume replayed, and whether the reply was complete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resumed: list[tuple[bytes, bool]] = []
+
+    def resume(self, audio: bytes, *, done: bool) -> None:
+        self.resumed.append((audio, done))
+
+
 class Driver:
     """A started :class:`LocalConversation` on fakes, with every event it emitted, in order."""
 
-    def __init__(self, fakes: Fakes, config: SessionConfig, settings: Settings) -> None:
+    def __init__(
+        self,
+        fakes: Fakes,
+        config: SessionConfig,
+        settings: Settings,
+        listener: Listener | None = None,
+    ) -> None:
         self.fakes = fakes
         self.events: list[ev.EngineEvent] = []
-        self.listener = Listener()
+        self.listener = listener or Listener()
         self.session = LocalConversation(
             engines=fakes.engines(),
             settings=settings.conversation,
@@ -148,7 +174,10 @@ class Driver:
 
 class Start(Protocol):
     def __call__(
-        self, config: SessionConfig | None = None, settings: Settings | None = None
+        self,
+        config: SessionConfig | None = None,
+        settings: Settings | None = None,
+        listener: Listener | None = None,
     ) -> Driver: ...
 
 
@@ -158,8 +187,12 @@ async def drivers(fakes: Fakes) -> AsyncIterator[Start]:
     started is closed on leaving (a test module's ``start`` fixture wraps this)."""
     started: list[Driver] = []
 
-    def start(config: SessionConfig | None = None, settings: Settings | None = None) -> Driver:
-        driver = Driver(fakes, config or CONFIG, settings or Settings())
+    def start(
+        config: SessionConfig | None = None,
+        settings: Settings | None = None,
+        listener: Listener | None = None,
+    ) -> Driver:
+        driver = Driver(fakes, config or CONFIG, settings or Settings(), listener)
         driver.session.start()
         started.append(driver)
         return driver
