@@ -111,7 +111,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--short", action="store_true", help="only a few items of each kind (what CI runs)"
     )
     turns.add_argument(
-        "--turn-detection", choices=("server_vad", "semantic_vad"), default="server_vad",
+        "--turn-detection", choices=("server_vad", "semantic_vad"), default="semantic_vad",
         help="the end-of-turn strategy to measure (default: %(default)s)",
     )  # fmt: skip
     turns.add_argument(

@@ -42,7 +42,7 @@ EAGERNESS = ("low", "medium", "high", "auto")
 class TurnDetection:
     """The end-of-turn strategy a run measures."""
 
-    kind: Literal["server_vad", "semantic_vad"] = "server_vad"
+    kind: Literal["server_vad", "semantic_vad"] = "semantic_vad"  # what calls use by default
     silence_ms: int | None = None  # server_vad: BRIDGE_VAD_SILENCE_MS (None: the default)
     eagerness: str = "auto"  # semantic_vad
 
