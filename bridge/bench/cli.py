@@ -194,7 +194,6 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         run = asyncio.run
     if getattr(args, "turn_taking", False):  # namespaces built by hand (tests) lack it
         return _turn_taking(args, run)
-    calls = 4 if args.calls is None else args.calls
     # Namespaces built by hand (tests, older callers) may lack the newer options.
     caller_cpus = getattr(args, "caller_cpus", None)
     if caller_cpus:
@@ -211,6 +210,7 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(throughput.summary(), indent=2))
         return 0 if throughput.same_text else 1
+    calls = 4 if args.calls is None else args.calls
     if getattr(args, "ramp", False):
         ramp = run(
             run_ramp(
