@@ -7,6 +7,9 @@ its resampler state, so use one per stream and direction.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from bridge.audio.format import Encoding
 from bridge.audio.g711 import G711Law
 from bridge.audio.resample import StreamResampler
@@ -14,6 +17,12 @@ from bridge.audio.resample import StreamResampler
 
 def bytes_per_second(encoding: Encoding, rate: int) -> int:
     return rate * (2 if encoding == "pcm16" else 1)
+
+
+def pcm16_floats(pcm: bytes) -> npt.NDArray[np.float32]:
+    """16-bit little-endian PCM as float32 samples in [-1, 1), as the ONNX and Whisper models
+    take them."""
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
 
 
 class WireDecoder:

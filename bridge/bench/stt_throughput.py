@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler
+from bridge.audio.convert import pcm16_floats
 from bridge.bench.run import QUESTIONS
 from bridge.config import Settings
 from bridge.pipeline.stt import SpeechToText
@@ -58,7 +59,7 @@ def _turns(count: int) -> list[npt.NDArray[np.float32]]:
         pcm = StreamResampler(tts.sample_rate, 16_000).process(
             tts.synthesize_sync(QUESTIONS[n % len(QUESTIONS)])
         )
-        audio.append(np.frombuffer(pcm, "<i2").astype(np.float32) / np.float32(32768))
+        audio.append(pcm16_floats(pcm))
     return audio
 
 

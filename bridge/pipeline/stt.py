@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bridge.audio.convert import pcm16_floats
 from bridge.pipeline.cpu import name_thread, threads_named, threads_per_run
 from bridge.pipeline.short_audio import transcribe_short
 
@@ -232,7 +233,7 @@ class SpeechToText:
         early: bool = False,
     ) -> Transcript:
         """Transcribe 16 kHz 16-bit mono PCM on the STT thread pool."""
-        audio = np.frombuffer(pcm16k, dtype="<i2").astype(np.float32) / 32768.0
+        audio = pcm16_floats(pcm16k)
         loop = asyncio.get_running_loop()
         submitted = time.perf_counter()
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bridge.audio.convert import pcm16_floats
 from bridge.logging import get_logger
 from bridge.pipeline.batch_queue import BatchQueue
 from bridge.pipeline.cpu import name_thread
@@ -125,7 +126,7 @@ class BatchedSpeechToText:
         prompt: str | None = None,
         early: bool = False,
     ) -> Transcript:
-        audio = np.frombuffer(pcm16k, dtype="<i2").astype(np.float32) / 32768.0
+        audio = pcm16_floats(pcm16k)
         loop = asyncio.get_running_loop()
         # Features off the event loop too: they cost a few milliseconds per second of audio.
         submitting = loop.run_in_executor(

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler
+from bridge.audio.convert import pcm16_floats
 from bridge.pipeline.cpu import name_thread
 
 MODEL_RATE = 16_000
@@ -91,7 +92,7 @@ class SmartTurn:
         pcm = pcm[-keep:] if len(pcm) > keep else pcm
         if sample_rate != MODEL_RATE:
             pcm = StreamResampler(sample_rate, MODEL_RATE).process(pcm)
-        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        audio = pcm16_floats(pcm)
         return self.probability_sync(audio)
 
     async def complete_probability(self, pcm: bytes, sample_rate: int) -> float:

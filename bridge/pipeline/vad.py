@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import StreamResampler, pcm16_rms
+from bridge.audio.convert import pcm16_floats
 from bridge.pipeline.cpu import name_thread
 from bridge.pipeline.onnx import cpu_session
 
@@ -240,7 +241,7 @@ class VadStream:
             self._quiet_run = 0
             if self._resampler is not None:
                 pcm = self._resampler.process(pcm)
-            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+            samples = pcm16_floats(pcm)
         audio = np.concatenate([self._pending, samples])
         usable = len(audio) - len(audio) % WINDOW_SAMPLES
         self._pending = audio[usable:]

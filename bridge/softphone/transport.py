@@ -74,6 +74,7 @@ class SoftphoneTransport:
         self._marks: deque[tuple[int, str]] = deque()  # (bytes pushed before it, name)
         self._channel: EventChannel | None = None
         self._dropped = 0
+        self._refused = 0
         self._early: list[dict[str, Any]] = []  # events before the channel opened
         track.on_frame.append(self._echo_marks)
         peer.on_close.append(lambda: self._inbound.put_nowait(None))
@@ -143,7 +144,9 @@ class SoftphoneTransport:
 
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes) or len(message) > MAX_PAGE_MESSAGE_CHARS:
-            log.warning("softphone message refused", size=len(message))
+            self._refused += 1
+            if self._refused == 1:  # once a call: a flooding page must not flood the log
+                log.warning("softphone message refused", size=len(message))
             return
         if self._inbound.qsize() < MAX_QUEUED_FRAMES:
             self._inbound.put_nowait(message)

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio import G711Law
+from bridge.audio.convert import pcm16_floats
 from bridge.pipeline.engines import Engines
 from bridge.pipeline.stt import SAMPLE_RATE as STT_RATE
 from bridge.pipeline.stt import SpeechToText, Transcript
@@ -77,7 +78,7 @@ def silence(ms: int, rate: int = 24_000, encoding: str = "pcm16") -> bytes:
 def voiced_ms(pcm: bytes, rate: int = STT_RATE) -> int:
     """How much of 16-bit ``pcm`` is speech, in whole 10 ms frames at least ``SPEECH_RMS`` loud."""
     frame = rate // 100
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    samples = pcm16_floats(pcm)
     frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
     if not len(frames):
         return 0

@@ -15,13 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
 from bridge.webrtc.compat import shorten_jitter_buffer
-from bridge.webrtc.inbound import FrameConverter
+from bridge.webrtc.inbound import consume
 from bridge.webrtc.outbound import PacedAudioTrack
 from bridge.webrtc.sdp import strip_candidates
 
@@ -56,17 +55,11 @@ class WebRTCClient:
             task.add_done_callback(self._readers.discard)
 
     async def _record(self, track: MediaStreamTrack) -> None:
-        converter = FrameConverter(self.rate)
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, av.AudioFrame):
-                continue
-            audio = converter.convert(frame)
+        async def keep(audio: bytes) -> None:
             self.received.append((time.monotonic(), audio))
             self.arrived.set()
+
+        await consume(track, self.rate, keep)
 
     async def wait_audio(self, loud_ms: float, since: float = 0.0) -> None:
         """Return once ``loud_ms`` of loud audio has arrived after ``since``."""
