@@ -85,9 +85,15 @@ class TrackListener:
 class Watcher:
     """A sideband WebSocket (or the data channel): its own dialect, its own delivery."""
 
-    def __init__(self, dialect: Dialect, deliver: Callable[[dict[str, Any]], None], limit: int):
+    def __init__(
+        self, dialect: Dialect, deliver: Callable[[dict[str, Any]], None], settings: Settings
+    ) -> None:
         self.connection = ServerConnection(
-            dialect, deliver, max_message_bytes=limit, plays_audio=True
+            dialect,
+            deliver,
+            max_message_bytes=settings.max_message_bytes,
+            max_json_depth=settings.max_json_depth,
+            plays_audio=True,
         )
 
 
@@ -107,7 +113,7 @@ class RealtimeCall:
         self._settings = settings
         self._channel: EventChannel | None = None
         self._early: list[dict[str, Any]] = []  # events before the data channel arrived
-        self.main = Watcher(dialect, self._to_channel, settings.max_message_bytes)
+        self.main = Watcher(dialect, self._to_channel, settings)
         self.watchers: list[Watcher] = [self.main]
         self.session = LocalConversation(
             engines=engines,
@@ -273,7 +279,7 @@ class RealtimeCall:
     # --- sideband watchers -----------------------------------------------------------------
 
     def watch(self, dialect: Dialect, deliver: Callable[[dict[str, Any]], None]) -> Watcher:
-        watcher = Watcher(dialect, deliver, self._settings.max_message_bytes)
+        watcher = Watcher(dialect, deliver, self._settings)
         self.watchers.append(watcher)
         return watcher
 

@@ -110,3 +110,25 @@ async def test_refused_input_audio_is_reported_once_and_reading_goes_on() -> Non
     finally:
         await rtc.session.close()
         await rtc.hangup()
+
+
+async def test_the_data_channel_and_sideband_keep_the_json_depth_setting() -> None:
+    rtc = RealtimeCall(
+        engines=fake_engines(),
+        settings=Settings(api_keys=[], max_json_depth=8),
+        dialect=Dialect.GA,
+        config=SessionConfig(),
+        peers=PeerRegistry(),
+    )
+    rtc.session.start()
+    try:
+        nested = '{"type": "session.update", "session": ' + '{"a": ' * 10 + "1" + "}" * 11
+        side: list[dict[str, Any]] = []
+        sideband = rtc.watch(Dialect.GA, side.append)
+        for watcher, seen in ((rtc.main, rtc._early), (sideband, side)):
+            await watcher.connection.receive(nested, rtc.session)
+            (error,) = [e for e in seen if e["type"] == "error"]
+            assert "nest" in error["error"]["message"].lower(), error
+    finally:
+        await rtc.session.close()
+        await rtc.hangup()
