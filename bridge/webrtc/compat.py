@@ -5,11 +5,12 @@
   per call — more than SRTP and the socket together. :func:`audio_level_dbov` computes the
   same number with numpy (checked against aiortc's own in the tests); :func:`install` puts it
   where aiortc's sender looks it up. Idempotent.
-- **Jitter buffer depth.** aiortc holds 4 audio packets (80 ms) in its receive jitter buffer
-  before it decodes the first, and has no setting for it: every caller turn would end 80 ms
-  late. :func:`shorten_jitter_buffer` sets the (private) depth to one packet, which still
-  keeps packets in order; a lost packet stalls it as long as aiortc's default does (until the
-  buffer wraps).
+- **The receive path.** aiortc's receiver has no setting for its jitter buffer (four audio
+  packets deep, and a frame only leaves when the next arrives) nor for where it decodes (a
+  thread per receiver, woken for every packet). :func:`take_over_receiver` puts the bridge's
+  own in their (private) places before the receiver starts: :class:`AudioJitterBuffer` and
+  :class:`InlineDecoding`. :func:`shorten_jitter_buffer` only shortens aiortc's buffer (the
+  test client uses it to listen as a browser does, one packet deep).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import av
 import numpy as np
 from aiortc import rtp
 from aiortc.jitterbuffer import JitterBuffer
+
+from bridge.webrtc.codec import InlineDecoding
+from bridge.webrtc.jitter import AudioJitterBuffer
 
 MAX_SAMPLE_VALUE = 32767
 MIN_AUDIO_LEVEL = -127
@@ -56,4 +60,31 @@ def shorten_jitter_buffer(receiver: Any, prefetch: int = JITTER_PREFETCH) -> boo
     if not isinstance(buffer, JitterBuffer) or not hasattr(buffer, "_prefetch"):
         return False
     buffer._prefetch = prefetch
+    return True
+
+
+_PRIVATE = "_RTCRtpReceiver__"
+
+
+def take_over_receiver(receiver: Any) -> bool:
+    """Give an audio receiver that has not started the bridge's jitter buffer and inline
+    decoding. False (aiortc's own left in place) if it is not audio, has started, or its
+    private attributes are not what this was written against."""
+    track = receiver.track
+    if track is None or track.kind != "audio":
+        return False
+    queue = getattr(receiver, _PRIVATE + "decoder_queue", None)
+    error = getattr(receiver, _PRIVATE + "decoder_error", None)
+    frames = getattr(track, "_queue", None)
+    if (
+        getattr(receiver, _PRIVATE + "decoder_thread", "missing") is not None
+        or not isinstance(getattr(receiver, _PRIVATE + "jitter_buffer", None), JitterBuffer)
+        or queue is None
+        or not hasattr(queue, "put")
+        or error is None
+        or frames is None
+    ):
+        return False
+    setattr(receiver, _PRIVATE + "jitter_buffer", AudioJitterBuffer())
+    setattr(receiver, _PRIVATE + "decoder_queue", InlineDecoding(frames, error))
     return True

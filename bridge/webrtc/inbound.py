@@ -1,12 +1,13 @@
 """The inbound audio path: the peer's decoded frames, as mono PCM16 at the engine's rate.
 
-aiortc decodes Opus to s16 stereo at 48 kHz (960 samples a frame) and G.711 to s16 mono at
-8 kHz; the engine wants mono PCM16 at its input rate. :class:`FrameConverter` downmixes and
-resamples with libswresample (through PyAV), whose state carries across frames and whose delay
-is under a millisecond: it costs ~0.05 ms a frame where numpy and the bridge's exact FIR took
-~2 ms, and this runs on the event loop 50 times a second per call. It is renewed if the peer's
-format changes mid-call. :func:`consume` is the loop that reads the track: it must run for the
-whole call, because aiortc queues every decoded frame until someone takes it.
+The bridge decodes Opus to mono s16 at 48 kHz (:mod:`bridge.webrtc.codec`; aiortc's own decoder,
+where it is left in place, gives stereo) and G.711 to mono at 8 kHz; the engine wants mono
+PCM16 at its input rate. :class:`FrameConverter` downmixes and resamples with libswresample
+(through PyAV), whose state carries across frames and whose delay is under a millisecond: it
+costs ~0.03 ms a frame where numpy and the bridge's exact FIR took ~2 ms, and this runs on the
+event loop 50 times a second per call. It is renewed if the peer's format changes mid-call.
+:func:`consume` is the loop that reads the track: it must run for the whole call, because
+aiortc queues every decoded frame until someone takes it.
 """
 
 from __future__ import annotations

@@ -17,13 +17,14 @@ import asyncio
 import fractions
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-# The engine's PCM rate: aiortc's encoders resample to their own (48 kHz stereo for Opus, 8 kHz
-# for G.711) with libswresample on the executor thread that encodes, so the event loop never
-# resamples outbound audio.
+from bridge.webrtc.codec import PacketEncoder, packet_encoder
+
+# The engine's PCM rate, which Opus encodes as it is (:mod:`bridge.webrtc.codec`).
 RATE = 24_000
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000  # 480
@@ -75,6 +76,8 @@ class OutboundQueue:
 class PacedAudioTrack(MediaStreamTrack):
     """An aiortc audio track fed by :meth:`push`, paced on ``clock``.
 
+    Once told the codec the peer negotiated (:meth:`encode_as`), it hands aiortc encoded
+    packets (encoded here, on the loop); until then, or for a codec it does not encode, frames.
     ``on_idle`` is called (on the event loop) when the last queued audio has been handed out,
     which is when ``output_audio_buffer.stopped`` is due."""
 
@@ -94,6 +97,12 @@ class PacedAudioTrack(MediaStreamTrack):
         self._start: float | None = None
         self._frames = 0  # frames since the clock (re)started
         self._pts = 0
+        self._encoder: PacketEncoder | None = None
+
+    def encode_as(self, codec: str) -> bool:
+        """Encode for ``codec`` (``opus``, ``pcmu``, ``pcma``); False if aiortc must."""
+        self._encoder = packet_encoder(codec, RATE)
+        return self._encoder is not None
 
     # --- what the door and the listener use ------------------------------------------------
 
@@ -117,7 +126,7 @@ class PacedAudioTrack(MediaStreamTrack):
 
     # --- what aiortc calls -----------------------------------------------------------------
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.AudioFrame | av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         now = self._clock()
@@ -131,6 +140,8 @@ class PacedAudioTrack(MediaStreamTrack):
         pcm = self.queue.next_frame()
         if had_audio and self.queue.queued_ms == 0 and self.on_idle is not None:
             self.on_idle()
+        if self._encoder is not None:
+            return self._encoder.encode(pcm)
         frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
         frame.planes[0].update(pcm)
         frame.sample_rate = RATE

@@ -28,9 +28,9 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from bridge.logging import get_logger
 from bridge.webrtc import compat
-from bridge.webrtc.compat import shorten_jitter_buffer
+from bridge.webrtc.compat import take_over_receiver
 from bridge.webrtc.outbound import PacedAudioTrack
-from bridge.webrtc.sdp import rewrite_candidates
+from bridge.webrtc.sdp import rewrite_candidates, sent_audio_codec
 
 log = get_logger("bridge.webrtc")
 
@@ -111,10 +111,13 @@ class Peer:
         # Added first, the track's transceiver takes the offer's audio m-line (sendrecv).
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         for receiver in self.pc.getReceivers():
-            shorten_jitter_buffer(receiver)
+            take_over_receiver(receiver)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.spawn(self._watchdog())
         local = self.pc.localDescription
+        codec = sent_audio_codec(local.sdp)
+        if codec is not None:
+            self.track.encode_as(codec)
         return rewrite_candidates(
             local.sdp,
             host_addresses=self.settings.host_addresses,

@@ -130,3 +130,23 @@ def strip_candidates(sdp: str) -> str:
         if not line.startswith(("a=candidate:", "a=end-of-candidates"))
     ]
     return "\r\n".join(kept)
+
+
+STATIC_CODECS = {"0": "pcmu", "8": "pcma", "9": "g722"}
+
+
+def sent_audio_codec(answer: str) -> str | None:
+    """The codec our answer sends audio with: the first payload type of its audio m-line (the
+    one aiortc's sender uses), as a lower-case name; None without an audio m-line."""
+    lines = _lines(answer)
+    for index, line in enumerate(lines):
+        fields = line.split()
+        if line.startswith("m=audio ") and len(fields) > 3:
+            first = fields[3]
+            for attribute in lines[index + 1 :]:
+                if attribute.startswith("m="):
+                    break
+                if attribute.startswith(f"a=rtpmap:{first} "):
+                    return attribute.split(None, 1)[1].split("/")[0].lower()
+            return STATIC_CODECS.get(first)
+    return None

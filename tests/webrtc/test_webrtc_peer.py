@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from bridge.testing.webrtc_client import WebRTCClient
-from bridge.webrtc.compat import JITTER_PREFETCH
+from bridge.webrtc.codec import InlineDecoding, OpusPacketEncoder
 from bridge.webrtc.inbound import consume
+from bridge.webrtc.jitter import AudioJitterBuffer
 from bridge.webrtc.peer import Peer, PeerRegistry, PeerSettings
 
 
@@ -44,7 +45,11 @@ async def test_audio_flows_both_ways_and_close_leaves_nothing(strip: bool) -> No
         assert channel.label == "oai-events"
         track = await asyncio.wait_for(peer.remote_audio, 5)
         receiver = peer.pc.getReceivers()[0]
-        assert receiver._RTCRtpReceiver__jitter_buffer._prefetch == JITTER_PREFETCH
+        # The bridge's own receive path, and Opus encoded by the track itself.
+        assert isinstance(receiver._RTCRtpReceiver__jitter_buffer, AudioJitterBuffer)
+        decoding = receiver._RTCRtpReceiver__decoder_queue
+        assert isinstance(decoding, InlineDecoding)
+        assert isinstance(peer.track._encoder, OpusPacketEncoder)
         peer.spawn(consume(track, 16_000, deliver))
         start = asyncio.get_running_loop().time()
         peer.track.push(tone(300))
@@ -55,6 +60,7 @@ async def test_audio_flows_both_ways_and_close_leaves_nothing(strip: bool) -> No
         assert peer.track.sent_ms == pytest.approx(300, abs=20)
         assert np.abs(np.frombuffer(bytes(heard), dtype="<i2")).max() > 1000
         assert asyncio.get_running_loop().time() - start < 3
+        assert decoding.failures == 0
     finally:
         await client.close()
         await peer.close()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.webrtc.sdp import SdpError, check_offer, rewrite_candidates, strip_candidates
+from bridge.webrtc.sdp import (
+    SdpError,
+    check_offer,
+    rewrite_candidates,
+    sent_audio_codec,
+    strip_candidates,
+)
 
 OFFER = "\r\n".join(
     [
@@ -85,3 +91,19 @@ def test_an_advertised_address_replaces_host_candidates() -> None:
     assert "198.51.100.4 5000 typ host" in out
     assert "c=IN IP4 198.51.100.4" in out
     assert rewrite_candidates(OFFER) == OFFER
+
+
+def test_the_codec_an_answer_sends_is_its_first_audio_payload_type() -> None:
+    def answer(m_line: str, *rtpmaps: str) -> str:
+        return "\r\n".join(["v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "t=0 0", m_line, *rtpmaps])
+
+    opus = answer(
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111 0",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:111 opus/48000/2",
+    )
+    assert sent_audio_codec(opus) == "opus"
+    assert sent_audio_codec(answer("m=audio 9 UDP/TLS/RTP/SAVPF 8 0")) == "pcma"  # static
+    assert sent_audio_codec(answer("m=audio 9 UDP/TLS/RTP/SAVPF 96")) is None  # unnamed
+    no_audio = answer("m=application 9 UDP/DTLS/SCTP webrtc-datachannel")
+    assert sent_audio_codec(no_audio) is None
