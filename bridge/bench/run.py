@@ -228,13 +228,19 @@ def _shared_tts() -> Any:
 
 
 async def _one_webrtc_call(
-    url: str, turns: int, index: int, barge_in: bool, media_only_s: float
-) -> tuple[list[Any], int]:
-    from bridge.bench.webrtc import piper_24k, webrtc_call  # aiortc: only when asked for
+    url: str, turns: int, index: int, barge_in: bool, media_only_s: float,
+    env: dict[str, str] | None = None,
+) -> tuple[list[Any], int]:  # fmt: skip
+    """``env``: the bridge's settings, whose turn detection the call asks for (as the phone
+    calls get it), so both transports end turns the same way."""
+    from bridge.bench.webrtc import phone_turn_detection, piper_24k, webrtc_call  # aiortc
 
     questions = [QUESTIONS[(index + t) % len(QUESTIONS)] for t in range(turns)]
     speak = piper_24k(_shared_tts())
-    return await webrtc_call(url, questions, speak, barge_in=barge_in, media_only_s=media_only_s)
+    return await webrtc_call(
+        url, questions, speak, barge_in=barge_in, media_only_s=media_only_s,
+        turn_detection=phone_turn_detection(env or {}),
+    )  # fmt: skip
 
 
 async def run_bench(
@@ -269,7 +275,7 @@ async def run_bench(
         cpu_before = _proc_cpu_s(pid) if pid else None
         roles_before = _proc_cpu_s_by_role(pid) if pid else {}
         started = time.monotonic()
-        one_call = _one_webrtc_call if webrtc else _one_call
+        one_call = functools.partial(_one_webrtc_call, env=env) if webrtc else _one_call
         outcomes = await asyncio.gather(
             *(one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
         )

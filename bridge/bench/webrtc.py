@@ -1,12 +1,16 @@
 """The benchmark's WebRTC caller: one ``/v1/realtime`` call over WebRTC, as a browser makes it.
 
 It posts a gathered offer to ``POST /v1/realtime/calls``, speaks each question into its paced
-microphone track and measures the turn gap where a browser would hear it: from the caller's
-last audible frame (known from the pacing clock: frame *k* of what was pushed to an idle track
-leaves 20 ms × *k* later) to the first audible frame received, after aiortc's jitter buffer.
-Barge-in is measured from the caller's first audible frame over a reply to the
-``output_audio_buffer.cleared`` event. Reports have the simulated caller's shape, so the
-bench sums both transports the same way.
+microphone track and measures the turn gap as the phone bench's simulated caller does: from
+the moment its last audible frame is handed to the sender (the microphone track reports each
+frame it hands out) to the arrival of the first audible frame of the reply, each packet taken
+as it arrives (the bridge's own receive path, no jitter buffer: a browser's own, like a phone's,
+comes on top of either transport). Barge-in is measured from the caller's first audible frame
+over a reply to the ``output_audio_buffer.cleared`` event. The call asks for the turn detection
+the phone calls get (``BRIDGE_TURN_*``, ``BRIDGE_VAD_*``: semantic_vad by default, where a
+realtime session's own default is server_vad), so the two transports are compared on the same
+turn-taking. Reports have the simulated caller's shape, so the bench sums both transports the
+same way.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -25,16 +29,6 @@ from bridge.caller.caller import TurnReport
 from bridge.testing.webrtc_client import WebRTCClient
 
 RATE = 24_000  # what the microphone track takes
-# The caller's receive jitter buffer, in packets: one (20 ms), as the bridge's own. aiortc's
-# default of four would add 60 ms that a browser's adaptive buffer does not on a clean network.
-JITTER_PREFETCH = 1
-
-
-def _audible_span(pcm: bytes, rate: int = RATE) -> tuple[float, float] | None:
-    """Seconds from the start of ``pcm`` to its first and past its last audible 20 ms frame."""
-    frame = rate // 50 * 2  # bytes
-    loud = [i for i in range(len(pcm) // frame) if is_speech(pcm[i * frame : (i + 1) * frame])]
-    return (loud[0] * 0.02, (loud[-1] + 1) * 0.02) if loud else None
 
 
 def _first_loud_after(client: WebRTCClient, moment: float) -> float | None:
@@ -73,12 +67,47 @@ async def _voice(speak: Speak, text: str) -> bytes:
     return await asyncio.to_thread(speak, text)
 
 
-def _say(client: WebRTCClient, pcm: bytes) -> tuple[float, float]:
-    """Speak ``pcm``; return (onset, end) of its audible part on the monotonic clock."""
-    span = _audible_span(pcm) or (0.0, len(pcm) / 2 / RATE)
-    start = time.monotonic() + client.mic.queued_ms / 1000  # after what is still queued
-    client.say(pcm)
-    return start + span[0], start + span[1]
+class Utterance:
+    """When the microphone sent the audible frames of what was said (monotonic clock)."""
+
+    def __init__(self, client: WebRTCClient, pcm: bytes) -> None:
+        self.audible: list[float] = []
+        self.sent = asyncio.Event()
+        self._mic = client.mic
+        self._mic.on_frame = self._frame
+        self._mic.on_idle = self._done
+        client.say(pcm)
+
+    def _frame(self, at: float, pcm: bytes) -> None:
+        if is_speech(pcm):
+            self.audible.append(at)
+
+    def _done(self) -> None:
+        self._mic.on_frame = self._mic.on_idle = None
+        self.sent.set()
+
+    async def last_audible(self) -> float:
+        """When the last audible frame was sent, once all of it was."""
+        await self.sent.wait()
+        return self.audible[-1]
+
+
+def phone_turn_detection(env: Mapping[str, str]) -> dict[str, Any]:
+    """The phone calls' turn detection under the bridge settings ``env`` (defaults where
+    unset), as a GA session's ``audio.input.turn_detection``."""
+    from bridge.config import ENV_PREFIX, Settings
+
+    def setting(name: str) -> Any:
+        return env.get(f"{ENV_PREFIX}{name.upper()}", Settings.model_fields[name].default)
+
+    if setting("turn_detection") == "semantic_vad":
+        return {"type": "semantic_vad", "eagerness": setting("turn_eagerness")}
+    return {
+        "type": "server_vad",
+        "threshold": float(setting("vad_threshold")),
+        "prefix_padding_ms": int(setting("vad_prefix_padding_ms")),
+        "silence_duration_ms": int(setting("vad_silence_ms")),
+    }
 
 
 async def webrtc_call(
@@ -89,9 +118,11 @@ async def webrtc_call(
     barge_in: bool,
     media_only_s: float,
     reply_timeout_s: float = 15.0,
+    turn_detection: dict[str, Any] | None = None,
 ) -> tuple[list[TurnReport], int]:
-    """One call; ``speak(text)`` gives 16-bit PCM at 24 kHz."""
-    client = WebRTCClient(jitter_prefetch=JITTER_PREFETCH)
+    """One call; ``speak(text)`` gives 16-bit PCM at 24 kHz. ``turn_detection``: asked for
+    with a ``session.update`` before the first question (None: the session's default)."""
+    client = WebRTCClient(at_arrival=True)
     reports: list[TurnReport] = []
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -106,12 +137,23 @@ async def webrtc_call(
                 return reply.text
 
             await client.connect(post)
+            if turn_detection is not None:
+                client.send(
+                    {
+                        "type": "session.update",
+                        "session": {
+                            "type": "realtime",
+                            "audio": {"input": {"turn_detection": turn_detection}},
+                        },
+                    }
+                )
+                await client.next_event("session.updated", within=reply_timeout_s)
             if media_only_s:
                 await asyncio.sleep(media_only_s)  # silence both ways: the media path alone
                 return [TurnReport("listen")], 0
             for question in questions:
                 report = TurnReport(f"say {question!r}")
-                _, end = _say(client, await _voice(speak, question))
+                end = await Utterance(client, await _voice(speak, question)).last_audible()
                 first = await _heard_reply(client, end, reply_timeout_s)
                 if first is not None:
                     report.latency_ms = (first - end) * 1000
@@ -127,15 +169,17 @@ async def webrtc_call(
 
 async def _barge_in(client: WebRTCClient, speak: Speak, timeout_s: float) -> TurnReport:
     report = TurnReport("say 'Stop, thank you.' over a long story")
-    _, end = _say(client, await _voice(speak, "Tell me a long story."))
+    end = await Utterance(client, await _voice(speak, "Tell me a long story.")).last_audible()
     first = await _heard_reply(client, end, timeout_s)
     if first is None:
         return report
     await asyncio.sleep(1.5)  # let the story play a while, as the phone bench does
-    onset, _ = _say(client, await _voice(speak, "Stop, thank you."))
+    stop = Utterance(client, await _voice(speak, "Stop, thank you."))
     with contextlib.suppress(TimeoutError):
         await client.next_event("output_audio_buffer.cleared", within=timeout_s)
-        report.clear_ms = (time.monotonic() - onset) * 1000
+        if stop.audible:  # the first audible frame has gone out: the barge-in's onset
+            report.clear_ms = (time.monotonic() - stop.audible[0]) * 1000
+    await stop.sent.wait()
     return report
 
 

@@ -17,8 +17,6 @@ import json
 from collections import deque
 from typing import Any
 
-import av
-
 from bridge.audio.format import AudioFormat
 from bridge.carriers.base import Frame
 from bridge.logging import get_logger
@@ -29,7 +27,7 @@ from bridge.webrtc.outbound import RATE
 
 log = get_logger("bridge.softphone")
 
-MEDIA = AudioFormat("pcm16", RATE)  # the track's rate: aiortc's encoder resamples off the loop
+MEDIA = AudioFormat("pcm16", RATE)  # the track's rate, which it encodes as it is
 MAX_PAGE_MESSAGE_CHARS = 4096  # the page sends digits and hang-ups, nothing bigger
 MAX_QUEUED_FRAMES = 500  # inbound frames (10 s of audio) before audio is dropped
 MAX_EARLY_EVENTS = 200  # events kept for a data channel that has not opened yet
@@ -41,13 +39,12 @@ class OfferRejected(ValueError):
 
 
 class MarkingTrack(PacedAudioTrack):
-    """The media layer's paced track, counting the bytes pushed and reporting each frame
-    handed out (so marks can be echoed at the moment their audio left)."""
+    """The media layer's paced track, counting the bytes pushed (its ``on_frame`` reports each
+    frame handed out, so marks can be echoed at the moment their audio left)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pushed_bytes = 0
-        self.on_frame: list[Any] = []
 
     def push(self, pcm: bytes) -> None:
         self.pushed_bytes += len(pcm)
@@ -57,12 +54,6 @@ class MarkingTrack(PacedAudioTrack):
     def handed_bytes(self) -> int:
         """Pushed bytes handed to aiortc or dropped by a clear."""
         return self.pushed_bytes - round(self.queued_ms * RATE * 2 / 1000)
-
-    async def recv(self) -> av.AudioFrame:
-        frame = await super().recv()
-        for callback in self.on_frame:
-            callback()
-        return frame
 
 
 class SoftphoneTransport:
@@ -76,7 +67,7 @@ class SoftphoneTransport:
         self._dropped = 0
         self._refused = 0
         self._early: list[dict[str, Any]] = []  # events before the channel opened
-        track.on_frame.append(self._echo_marks)
+        track.on_frame = self._echo_marks
         peer.on_close.append(lambda: self._inbound.put_nowait(None))
 
     @classmethod
@@ -176,7 +167,7 @@ class SoftphoneTransport:
         else:
             self.send_event(message)  # hang-up: tell the page
 
-    def _echo_marks(self) -> None:
+    def _echo_marks(self, _at: float = 0.0, _pcm: bytes = b"") -> None:
         handed = self._track.handed_bytes
         while self._marks and self._marks[0][0] <= handed:
             _, name = self._marks.popleft()

@@ -87,13 +87,19 @@ class PacedAudioTrack(MediaStreamTrack):
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        """``sleep``: for tests with a fake ``clock`` (then audio pushed to an idle track waits
+        for the next tick); by default the track naps on the loop's timer, and audio pushed
+        while it naps idle goes out at once."""
         super().__init__()
         self.queue = OutboundQueue()
         self.on_idle: Callable[[], None] | None = None
+        # Called with (when, PCM) as each frame is handed out: the listener's view of playout.
+        self.on_frame: Callable[[float, bytes], None] | None = None
         self._clock = clock
         self._sleep = sleep
+        self._nap: asyncio.Future[bool] | None = None  # an idle track's wait for its next tick
         self._start: float | None = None
         self._frames = 0  # frames since the clock (re)started
         self._pts = 0
@@ -107,8 +113,11 @@ class PacedAudioTrack(MediaStreamTrack):
     # --- what the door and the listener use ------------------------------------------------
 
     def push(self, pcm: bytes) -> None:
-        """Queue mono PCM16 at :data:`RATE`."""
+        """Queue mono PCM16 at :data:`RATE`. An idle track sends it at once rather than at its
+        next tick (up to 20 ms on every reply's first word)."""
         self.queue.push(pcm)
+        if self._nap is not None and pcm:
+            _wake(self._nap, True)
 
     def clear(self) -> bool:
         return self.queue.clear()
@@ -133,11 +142,15 @@ class PacedAudioTrack(MediaStreamTrack):
         if self._start is None or now - self._due() > MAX_LATE_S:
             self._start, self._frames = now, 0
         wait = self._due() - now
-        if wait > 0:
-            await self._sleep(wait)
+        if wait > 0 and await self._wait(wait):
+            # Woken by audio: the clock restarts now. The packet leaves early for its RTP
+            # timestamp, which a receiver's jitter buffer takes as it takes any early packet.
+            self._start, self._frames = self._clock(), 0
         self._frames += 1
         had_audio = self.queue.queued_ms > 0
         pcm = self.queue.next_frame()
+        if self.on_frame is not None:
+            self.on_frame(self._clock(), pcm)
         if had_audio and self.queue.queued_ms == 0 and self.on_idle is not None:
             self.on_idle()
         if self._encoder is not None:
@@ -150,6 +163,29 @@ class PacedAudioTrack(MediaStreamTrack):
         self._pts += FRAME_SAMPLES
         return frame
 
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``; True if audio pushed to an idle track cut the sleep short."""
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return False
+        if self.queue.queued_ms > 0:
+            await asyncio.sleep(seconds)
+            return False
+        loop = asyncio.get_running_loop()
+        nap: asyncio.Future[bool] = loop.create_future()
+        self._nap = nap
+        timer = loop.call_later(seconds, _wake, nap, False)
+        try:
+            return await nap
+        finally:
+            timer.cancel()
+            self._nap = None
+
     def _due(self) -> float:
         assert self._start is not None
         return self._start + self._frames * FRAME_MS / 1000
+
+
+def _wake(nap: asyncio.Future[bool], woken: bool) -> None:
+    if not nap.done():
+        nap.set_result(woken)

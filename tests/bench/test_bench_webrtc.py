@@ -10,7 +10,7 @@ from conftest import RunningBridge
 
 from bridge.bench.cli import side_by_side
 from bridge.bench.run import BenchResult
-from bridge.bench.webrtc import webrtc_call
+from bridge.bench.webrtc import phone_turn_detection, webrtc_call
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,7 @@ async def test_a_webrtc_call_reports_its_turn_gap_and_barge_in(
         lambda text: speak(text, 24_000),
         barge_in=True,
         media_only_s=0.0,
+        turn_detection=phone_turn_detection({}),  # waits for session.updated: times out if refused
     )
     turn, barge = reports
     assert turn.latency_ms is not None
@@ -45,3 +46,17 @@ def test_side_by_side_has_a_column_per_transport() -> None:
     lines = side_by_side([twilio, webrtc]).splitlines()
     assert lines[0].split() == ["transport", "twilio", "webrtc"]
     assert "700.000" in next(line for line in lines if line.startswith("turn_gap_p50_ms"))
+
+
+def test_the_webrtc_calls_ask_for_the_phone_calls_turn_detection() -> None:
+    assert phone_turn_detection({}) == {"type": "semantic_vad", "eagerness": "auto"}
+    assert phone_turn_detection({"BRIDGE_TURN_EAGERNESS": "high"})["eagerness"] == "high"
+    server = phone_turn_detection(
+        {"BRIDGE_TURN_DETECTION": "server_vad", "BRIDGE_VAD_SILENCE_MS": "350"}
+    )
+    assert server == {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 350,
+    }

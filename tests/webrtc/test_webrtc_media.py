@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 import json
 from typing import Any
@@ -10,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from bridge.webrtc import compat
+from bridge.webrtc import compat, outbound
 from bridge.webrtc.channel import EventChannel
 from bridge.webrtc.inbound import FrameConverter
 from bridge.webrtc.inbound import frame_pcm as pcm_of
@@ -136,3 +137,26 @@ def test_a_smaller_peer_limit_and_a_closed_channel_never_raise() -> None:
     assert fake.messages[-1]["type"] == "error"
     fake.readyState = "closed"
     assert not channel.send({"type": "y"})
+
+
+async def test_audio_pushed_to_an_idle_track_goes_out_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbound, "FRAME_MS", 10_000)  # a tick the test could never wait out
+    track = PacedAudioTrack()
+    sent: list[bytes] = []
+    track.on_frame = lambda _at, pcm: sent.append(pcm)
+    await track.recv()  # the clock starts: the next tick is 10 s away
+    napping = asyncio.create_task(track.recv())
+    await asyncio.sleep(0)  # the task runs up to its nap
+    assert track._nap is not None
+    track.push(b"\x07\x00" * FRAME_SAMPLES)
+    async with asyncio.timeout(5):
+        frame = await napping
+    assert pcm_of(frame) == b"\x07\x00" * FRAME_SAMPLES
+    assert sent == [bytes(FRAME_BYTES), b"\x07\x00" * FRAME_SAMPLES]
+    busy = asyncio.create_task(track.recv())  # the clock restarted at the push: 10 s again
+    await asyncio.sleep(0)
+    assert not busy.done()
+    busy.cancel()
+    track.stop()
