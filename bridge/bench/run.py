@@ -52,6 +52,7 @@ class BenchResult:
     calls: int
     turns: int
     turn_gaps_ms: list[float] = field(default_factory=list)
+    heard_turn_gaps_ms: list[float] = field(default_factory=list)  # to the first word's playout
     barge_in_ms: list[float] = field(default_factory=list)
     unanswered: int = 0
     underruns: int = 0
@@ -73,6 +74,8 @@ class BenchResult:
             "turn_gap_p50_ms": _pct(gaps, 50),
             "turn_gap_p95_ms": _pct(gaps, 95),
             "turn_gap_max_ms": max(gaps) if gaps else None,
+            "heard_turn_gap_p50_ms": _pct(sorted(self.heard_turn_gaps_ms), 50),
+            "heard_turn_gap_p95_ms": _pct(sorted(self.heard_turn_gaps_ms), 95),
             "barge_in_p50_ms": _pct(sorted(self.barge_in_ms), 50),
             "barge_in_max_ms": max(self.barge_in_ms) if self.barge_in_ms else None,
             "unanswered_turns": self.unanswered,
@@ -298,4 +301,6 @@ async def run_bench(
                     result.unanswered += 1
                 else:
                     result.turn_gaps_ms.append(report.latency_ms)
+                    if report.heard_latency_ms is not None:
+                        result.heard_turn_gaps_ms.append(report.heard_latency_ms)
     return result

@@ -24,11 +24,20 @@ from typing import Any
 import httpx
 
 from bridge.audio import StreamResampler
-from bridge.audio.level import is_speech
+from bridge.audio.level import audible_span, is_speech
 from bridge.caller.caller import TurnReport
 from bridge.testing.webrtc_client import WebRTCClient
 
 RATE = 24_000  # what the microphone track takes
+
+
+def _voice_onset(client: WebRTCClient, moment: float) -> float | None:
+    """When the first voice (to 5 ms) arrived after ``moment``."""
+    for at, pcm in client.received:
+        span = audible_span(pcm, client.rate)
+        if at >= moment and span is not None:
+            return at + span[0]
+    return None
 
 
 def _first_loud_after(client: WebRTCClient, moment: float) -> float | None:
@@ -72,6 +81,7 @@ class Utterance:
 
     def __init__(self, client: WebRTCClient, pcm: bytes) -> None:
         self.audible: list[float] = []
+        self.voice_end = 0.0  # the end of the voice, to 5 ms
         self.sent = asyncio.Event()
         self._mic = client.mic
         self._mic.on_frame = self._frame
@@ -81,15 +91,18 @@ class Utterance:
     def _frame(self, at: float, pcm: bytes) -> None:
         if is_speech(pcm):
             self.audible.append(at)
+        span = audible_span(pcm, RATE)
+        if span is not None:
+            self.voice_end = at + span[1]
 
     def _done(self) -> None:
         self._mic.on_frame = self._mic.on_idle = None
         self.sent.set()
 
-    async def last_audible(self) -> float:
-        """When the last audible frame was sent, once all of it was."""
+    async def ended(self) -> tuple[float, float]:
+        """Once all of it was sent: when its last audible frame was, and its voice's end."""
         await self.sent.wait()
-        return self.audible[-1]
+        return self.audible[-1], self.voice_end
 
 
 def phone_turn_detection(env: Mapping[str, str]) -> dict[str, Any]:
@@ -153,10 +166,13 @@ async def webrtc_call(
                 return [TurnReport("listen")], 0
             for question in questions:
                 report = TurnReport(f"say {question!r}")
-                end = await Utterance(client, await _voice(speak, question)).last_audible()
+                end, voice_end = await Utterance(client, await _voice(speak, question)).ended()
                 first = await _heard_reply(client, end, reply_timeout_s)
                 if first is not None:
                     report.latency_ms = (first - end) * 1000
+                    voice = _voice_onset(client, voice_end)
+                    if voice is not None:  # paced in real time: a frame plays as it arrives
+                        report.heard_latency_ms = (voice - voice_end) * 1000
                     await _reply_finished(client, reply_timeout_s)
                     report.heard_pcm = _heard_8k(client, end)
                 reports.append(report)
@@ -169,7 +185,7 @@ async def webrtc_call(
 
 async def _barge_in(client: WebRTCClient, speak: Speak, timeout_s: float) -> TurnReport:
     report = TurnReport("say 'Stop, thank you.' over a long story")
-    end = await Utterance(client, await _voice(speak, "Tell me a long story.")).last_audible()
+    end, _ = await Utterance(client, await _voice(speak, "Tell me a long story.")).ended()
     first = await _heard_reply(client, end, timeout_s)
     if first is None:
         return report

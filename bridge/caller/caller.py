@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bridge.audio import StreamResampler, WireDecoder, WireEncoder
-from bridge.audio.level import is_speech
+from bridge.audio.level import audible_span, is_speech
 from bridge.caller.playback import Playback
 from bridge.caller.wires import CallerWire
 from bridge.carriers.base import Frame
@@ -83,6 +83,10 @@ class TurnReport:
     step: str
     heard: str = ""
     latency_ms: float | None = None  # last audible caller frame -> first audible agent frame
+    # The same gap at the ear: from the end of the caller's voice to when the agent's voice
+    # starts to play (the carrier plays in real time what the bridge sends ahead of it), each
+    # dated to 5 ms (bridge.audio.level.audible_span) rather than to its 20 ms frame.
+    heard_latency_ms: float | None = None
     clear_ms: float | None = None  # barge-in: caller speech onset -> carrier clear arrives
     heard_pcm: bytes = b""
     cut_off: bool = False  # the caller talked over this reply (--barge-in): heard is its start
@@ -124,6 +128,7 @@ class ClientTransport(Protocol):
 class _State:
     last_arrival: float = 0.0  # last non-silent agent frame arrived
     arrivals: list[float] = field(default_factory=list)  # non-silent agent frame arrivals
+    voice_plays: list[float] = field(default_factory=list)  # when agent voice starts to play
     clears: list[float] = field(default_factory=list)
     hung_up: bool = False
 
@@ -157,6 +162,7 @@ class SimulatedCaller:
         self._speech_sent_at = 0.0
         self._speech_onset_at = 0.0
         self._last_audible_at = 0.0
+        self._voice_end_at = 0.0  # the end of the caller's voice, to 5 ms
         self._onset_pending = False
         self._cut: tuple[TurnReport, float] | None = None  # a reply the next step talks over
         self.ended_before: Step | None = None  # the first step the call ended before
@@ -235,6 +241,9 @@ class SimulatedCaller:
         if start is not None:
             # From the last audible frame: trailing silence in the caller's audio counts.
             report.latency_ms = (start - speech_end) * 1000
+            voice = next((t for t in self.state.voice_plays if t >= self._voice_end_at), None)
+            if isinstance(step, Say) and voice is not None:
+                report.heard_latency_ms = (voice - self._voice_end_at) * 1000
             if isinstance(step, Say) and step.wait == "start":
                 # The next step talks over this reply: what was heard of it is known then.
                 self._cut = (report, since)
@@ -379,6 +388,9 @@ class SimulatedCaller:
                 self._speech_onset_at = now
             if audible:
                 self._last_audible_at = now
+            span = audible_span(pcm, self.wire.media.sample_rate) if speaking else None
+            if span is not None:
+                self._voice_end_at = now + span[1]
             if speaking and not self._outbox:
                 self._speech_sent_at = now
             for name in self.playback.advance(now):
@@ -394,6 +406,9 @@ class SimulatedCaller:
             for kind, value in self.wire.inbound(frame):
                 if kind == "media":
                     pcm = self._decoder.decode(value)
+                    span = audible_span(pcm, self.wire.media.sample_rate)
+                    if span is not None:
+                        self.state.voice_plays.append(self.playback.next_start(now) + span[0])
                     if is_speech(pcm):
                         self.state.arrivals.append(now)
                         self.state.last_arrival = now

@@ -32,6 +32,10 @@ class Playback:
             self._queue.append((at, pcm[start : start + frame_bytes]))
             self._end = at + self.frame_s
 
+    def next_start(self, now: float) -> float:
+        """When audio arriving at ``now`` starts to play (after what is queued)."""
+        return max(self._end, now)
+
     def mark(self, name: str, now: float) -> list[str]:
         """Queue a mark behind the audio; echoed at once when nothing is playing."""
         if not self._queue:

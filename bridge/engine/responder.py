@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bridge import observe
 from bridge.audio import WireEncoder, bytes_per_second
+from bridge.audio.level import trim_lead_in
 from bridge.engine import events as ev
 from bridge.engine.errors import CommandError
 from bridge.engine.history import History
@@ -217,6 +218,9 @@ class ResponseRun:
                 async for pcm in self._tts.stream(clause, urgent=first):
                     if first and not clause_audio:
                         observe.timing("tts_first_audio", time.monotonic() - asked)
+                        # Voices open with tens of ms of near-silence (Piper: 35-45 ms): the
+                        # caller would wait that long for the reply's first word.
+                        pcm = trim_lead_in(pcm, self._tts.sample_rate)
                     await self._playing.wait()  # paused: hold the audio (a chunk goes whole)
                     wire = encoder.encode(pcm)
                     for start in range(0, len(wire), chunk_bytes):

@@ -177,3 +177,16 @@ async def test_speaking_over_a_reply_keeps_what_the_ear_heard() -> None:
     assert overlap.clears == []
     assert sum(loud for _, loud in overlap.played) == 100  # all 2 s of it, frame by frame
     assert overlap.played[0][0] == pytest.approx(overlap.reply_at, abs=0.03)
+
+
+async def test_a_reply_sent_ahead_is_heard_when_its_first_word_plays() -> None:
+    # The reply opens with 60 ms of silence and arrives at once, ahead of real time: its first
+    # audible frame arrives with the rest but plays three frames later. The ear's gap runs from
+    # the end of the caller's voice, the end of its last audible frame (20 ms after it was sent).
+    lead_in = bytes(FRAME * 3)
+    peer = ScriptedPeer({0: audio(lead_in + tone(0.3))})
+    caller = SimulatedCaller(audiosocket_wire(), peer, tts=LoudTTS(), stt=None)
+    (report,) = await caller.run([Say("what time is it")])
+    assert report.latency_ms is not None
+    assert report.heard_latency_ms is not None
+    assert report.heard_latency_ms - report.latency_ms == pytest.approx(60 - 20, abs=5)

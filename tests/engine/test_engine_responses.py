@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 from engine_harness import (
     AudioPart,
@@ -23,7 +24,7 @@ from engine_harness import (
 )
 
 from bridge.pipeline.llm import LLMError, TextDelta
-from bridge.testing.fakes import Fakes, Hold, tool_call_reply, until
+from bridge.testing.fakes import Fakes, FakeTTS, Hold, tool_call_reply, until
 
 BYTES_PER_MS = 48  # pcm16 at 24 kHz, the default wire format
 WEATHER = FunctionTool(
@@ -254,3 +255,25 @@ async def test_a_full_conversation_fails_the_response_as_the_clients_error(
     (error,) = driver.of(ev.ErrorEvent)
     assert error.error_type == "invalid_request_error"
     assert error.code != "engine_error"
+
+
+class LeadInTTS(FakeTTS):
+    """A voice that opens every clause with 40 ms of near-silence, as Piper does."""
+
+    def pcm(self, clause: str) -> bytes:
+        hush = (np.arange(self.sample_rate * 40 // 1000) % 3 - 1).astype("<i2").tobytes()
+        return hush + super().pcm(clause)
+
+
+async def test_a_replys_first_word_is_not_kept_waiting_by_the_voices_lead_in() -> None:
+    fakes = Fakes(tts=LeadInTTS())
+    async with drivers(fakes) as start:
+        driver = start()
+        first = await spoken(driver, "Hello there. How are you?")
+    clauses = [fakes.tts.pcm(c) for c in ("Hello there.", "How are you?")]
+    audio = driver.audio_bytes()
+    # The reply's opening lead-in is cut to 10 ms; the pause before its next clause stays.
+    assert len(audio) == sum(map(len, clauses)) - 30 * BYTES_PER_MS
+    assert audio[: 10 * BYTES_PER_MS] == clauses[0][30 * BYTES_PER_MS : 40 * BYTES_PER_MS]
+    assert audio.endswith(clauses[1])
+    assert first.content[0].transcript == "Hello there. How are you?"
