@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from bridge import observe
@@ -211,6 +211,9 @@ class ResponseRun:
         part.transcript += delta
         self._emit(ev.ResponseAudioTranscriptDelta(self.response.id, item_id, index, 0, delta))
         chunk_bytes = max(2, int(audio.bytes_per_ms * AUDIO_DELTA_MS)) // 2 * 2
+        # Encoded a delta's worth at a time: the first goes out before the rest of a long
+        # clause is resampled (the encoder's state carries across pieces).
+        piece_bytes = max(2, self._tts.sample_rate * 2 * AUDIO_DELTA_MS // 1000) // 2 * 2
         clause_audio = self._clause_audio
         asked = time.monotonic()
         try:
@@ -222,9 +225,7 @@ class ResponseRun:
                         # caller would wait that long for the reply's first word.
                         pcm = trim_lead_in(pcm, self._tts.sample_rate)
                     await self._playing.wait()  # paused: hold the audio (a chunk goes whole)
-                    wire = encoder.encode(pcm)
-                    for start in range(0, len(wire), chunk_bytes):
-                        piece = wire[start : start + chunk_bytes]
+                    for piece in _deltas(encoder, pcm, piece_bytes, chunk_bytes):
                         if audio.first_audio_at is None:
                             audio.first_audio_at = time.monotonic()
                         clause_audio += piece
@@ -315,3 +316,17 @@ def _rate_limits(tokens: int) -> ev.RateLimitsUpdated:
             ev.RateLimit("tokens", limit=tokens, remaining=tokens, reset_seconds=0.0),
         )
     )
+
+
+def _deltas(
+    encoder: WireEncoder, pcm: bytes, piece_bytes: int, delta_bytes: int
+) -> Iterator[bytes]:
+    """``pcm`` encoded ``piece_bytes`` at a time, cut into deltas of ``delta_bytes`` (the last
+    shorter): the same deltas as encoding it whole, the first of them sooner."""
+    pending = bytearray()
+    for offset in range(0, len(pcm), piece_bytes):
+        pending += encoder.encode(pcm[offset : offset + piece_bytes])
+        last = offset + piece_bytes >= len(pcm)
+        while len(pending) >= delta_bytes or (last and pending):
+            yield bytes(pending[:delta_bytes])
+            del pending[:delta_bytes]
