@@ -36,6 +36,11 @@ _COEF_SCALE = float(1 << _COEF_BITS)
 # bounds the temporaries (and the by-output branch table) to a few MB.
 _BLOCK = 1024
 _SMALL = 1024  # outputs per chunk up to which one matrix product does the work
+# ... and cells of that matrix: a carrier frame's is under 0.5 M (48 kHz -> 16 kHz, 20 ms). The
+# matrices are cached, so only a stream whose chunks repeat their size (a carrier's frames) uses
+# them: one for every odd-sized piece of a TTS clause (up to 24 MB each, 64 kept) was resident
+# memory that grew with each new length.
+_MATRIX_CELLS = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ class StreamResampler:
         self._history: NDArray[np.float64] = np.zeros(0)
         self._in_total = 0
         self._out_total = 0
+        self._last_size = -1  # the previous chunk's length: frames repeat theirs
         self.reset()
 
     @property
@@ -223,7 +229,8 @@ class StreamResampler:
             # is the oldest history sample).
             base = self._out_total * down - self._in_total * up  # in [0, M)
             first = self._out_total % up
-            if count <= _SMALL:
+            steady = samples.size == self._last_size
+            if steady and count <= _SMALL and count * buf.size <= _MATRIX_CELLS:
                 # A carrier frame: one product with a matrix made once per chunk shape. The
                 # sums are of integers, exact in float64, so the result is the same as below.
                 acc = _chunk_matrix(self._src, self._dst, buf.size, count, base, first) @ buf
@@ -234,6 +241,7 @@ class StreamResampler:
             out = np.zeros(0, dtype=np.int16)
 
         self._history = buf[buf.size - self._history.size :].copy()
+        self._last_size = samples.size
         self._in_total = in_total
         self._out_total = out_total
         return out

@@ -257,3 +257,26 @@ def test_bad_rates_raise(pair: tuple[int, int]) -> None:
 def test_process_array_rejects_wrong_dtype() -> None:
     with pytest.raises(ValueError, match="int16"):
         StreamResampler(8000, 16000).process_array(np.zeros(4, dtype=np.float32))
+
+
+def test_odd_sized_chunks_leave_no_matrix_behind() -> None:
+    """Carrier frames share a few cached matrices; a TTS clause's odd-sized chunks must not
+    each leave one (they were up to 24 MB apiece, 64 kept: memory grew with every new length)."""
+    from bridge.audio import resample
+
+    rng = np.random.default_rng(3)
+    whole = (rng.normal(0, 4000, 22_050)).astype("<i2").tobytes()
+    resample._chunk_matrix.cache_clear()
+    chunked = StreamResampler(22_050, 8_000)
+    sizes = [2 * n for n in (1_001, 1_733, 2_301, 2_799)]  # 360-1020 outputs each
+    out = b""
+    offset = 0
+    for size in sizes:
+        out += chunked.process(whole[offset : offset + size])
+        offset += size
+    assert resample._chunk_matrix.cache_info().currsize == 0
+    assert out == StreamResampler(22_050, 8_000).process(whole[:offset])  # the same samples
+    frames = StreamResampler(8_000, 16_000)
+    for _ in range(50):  # 20 ms carrier frames still take the cached product
+        frames.process(bytes(320))
+    assert 1 <= resample._chunk_matrix.cache_info().currsize <= 3
