@@ -192,7 +192,9 @@ async def test_softphone_calls_the_agent_and_barges_in(
     print(f"screenshots in {tmp_path}; turns {stats['turns']} ms; barge-ins {stats['bargeIns']}")
     print(f"heard: {said!r}")
     assert contains_phrase(said, "part one"), said
-    assert contains_phrase(said, "open from nine"), said
+    # The answer to the second question was heard (not one word of it, which Whisper can mishear
+    # when the page records on a loaded machine: "open for nine").
+    assert contains_phrase(said, "nine in the morning"), said
     assert "conversation.item.truncated" in stats["events"]
     (barge,) = stats["bargeIns"]
     assert barge["stopped_after_ms"] < 1500, stats
