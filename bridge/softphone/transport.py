@@ -67,7 +67,7 @@ class SoftphoneTransport:
         self._dropped = 0
         self._refused = 0
         self._early: list[dict[str, Any]] = []  # events before the channel opened
-        track.on_frame = self._echo_marks
+        track.on_frame = lambda _at, _pcm: self._echo_marks()
         peer.on_close.append(lambda: self._inbound.put_nowait(None))
 
     @classmethod
@@ -167,7 +167,7 @@ class SoftphoneTransport:
         else:
             self.send_event(message)  # hang-up: tell the page
 
-    def _echo_marks(self, _at: float = 0.0, _pcm: bytes = b"") -> None:
+    def _echo_marks(self) -> None:
         handed = self._track.handed_bytes
         while self._marks and self._marks[0][0] <= handed:
             _, name = self._marks.popleft()

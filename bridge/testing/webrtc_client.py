@@ -19,20 +19,17 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from bridge.webrtc.compat import shorten_jitter_buffer, take_over_receiver
+from bridge.webrtc.compat import take_over_receiver
 from bridge.webrtc.inbound import consume
 from bridge.webrtc.outbound import PacedAudioTrack
 from bridge.webrtc.sdp import strip_candidates
 
 
 class WebRTCClient:
-    def __init__(
-        self, *, rate: int = 48_000, jitter_prefetch: int | None = None, at_arrival: bool = False
-    ) -> None:
-        """``jitter_prefetch``: packets aiortc's receive jitter buffer holds (None: aiortc's
-        default of 4, 80 ms; a browser adapts its own to the network). ``at_arrival``: take
-        each packet as it arrives instead, through the bridge's own receive path, as the
-        phone bench's callers take their carrier's frames."""
+    def __init__(self, *, rate: int = 48_000, at_arrival: bool = False) -> None:
+        """``at_arrival``: take each packet as it arrives, through the bridge's own receive
+        path, as the phone bench's callers take their carrier's frames (by default aiortc's
+        receive path, with its four-packet jitter buffer)."""
         self.pc = RTCPeerConnection()  # no ICE servers: loopback only
         self.mic = PacedAudioTrack()
         self.pc.addTrack(self.mic)
@@ -40,7 +37,6 @@ class WebRTCClient:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.all_events: list[dict[str, Any]] = []
         self.rate = rate
-        self._jitter_prefetch = jitter_prefetch
         self._at_arrival = at_arrival
         self.received: list[tuple[float, bytes]] = []  # (arrival, mono PCM16 at ``rate``)
         self.arrived = asyncio.Event()  # set on every received frame
@@ -82,11 +78,8 @@ class WebRTCClient:
         answer = await post(await self.offer(strip=strip))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         for receiver in self.pc.getReceivers():
-            if self._at_arrival:
-                if not take_over_receiver(receiver):
-                    raise RuntimeError("the receiver started before its receive path was set")
-            elif self._jitter_prefetch is not None:
-                shorten_jitter_buffer(receiver, self._jitter_prefetch)
+            if self._at_arrival and not take_over_receiver(receiver):
+                raise RuntimeError("the receiver started before its receive path was set")
         opened = asyncio.Event()
         if self.channel.readyState == "open":
             opened.set()

@@ -33,7 +33,7 @@ from aiortc.codecs.base import Decoder
 from aiortc.jitterbuffer import JitterFrame
 from av.frame import Frame
 
-from bridge.audio import G711Law
+from bridge.audio import G711Law, WireEncoder
 from bridge.logging import get_logger
 
 OPUS_CLOCK = 48_000  # the RTP clock of Opus whatever the audio's rate (RFC 7587)
@@ -93,25 +93,16 @@ class OpusPacketEncoder:
 
 
 class G711PacketEncoder:
-    """PCMU or PCMA at 8 kHz from mono PCM16 at ``rate``."""
+    """PCMU or PCMA at 8 kHz from mono PCM16 at ``rate`` (the bridge's own wire encoder)."""
 
     def __init__(self, law: G711Law, rate: int) -> None:
-        self._law = law
-        self.rate = rate
-        self._samples = rate * FRAME_MS // 1000
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=8_000)
-        self._sent = 0  # samples at 8 kHz
+        self._wire = WireEncoder(law.value, 8_000, rate)
+        self._sent = 0  # samples at 8 kHz: one byte each
 
     def encode(self, pcm: bytes) -> av.Packet[Any]:
-        frame = av.AudioFrame(format="s16", layout="mono", samples=self._samples)
-        frame.planes[0].update(pcm)
-        frame.sample_rate = self.rate
-        narrow = b"".join(
-            bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame)
-        )
-        pts = self._sent
-        self._sent += len(narrow) // 2
-        return _packet(self._law.encode(narrow), pts, G711_TIME_BASE)
+        payload = self._wire.encode(pcm)
+        pts, self._sent = self._sent, self._sent + len(payload)
+        return _packet(payload, pts, G711_TIME_BASE)
 
 
 def packet_encoder(codec: str, rate: int) -> PacketEncoder | None:
@@ -152,7 +143,7 @@ class InlineDecoding:
     def __init__(self, frames: Any, decode_error: threading.Event) -> None:
         self._frames = frames  # the remote track's asyncio.Queue
         self._decode_error = decode_error
-        self._decoders: dict[str, Decoder] = {}
+        self._decoder: tuple[str, Decoder] | None = None  # for the codec in use
         self._stopped = threading.Event()
         self.failures = 0
 
@@ -161,10 +152,10 @@ class InlineDecoding:
             self._stopped.set()
             return
         codec, encoded = item
-        decoder = self._decoders.get(codec.name)
-        if decoder is None:
-            decoder = MonoOpusDecoder() if codec.name.lower() == "opus" else get_decoder(codec)
-            self._decoders = {codec.name: decoder}  # a codec change drops the old one
+        if self._decoder is None or self._decoder[0] != codec.name:  # the first, or a change
+            opus = codec.name.lower() == "opus"
+            self._decoder = codec.name, MonoOpusDecoder() if opus else get_decoder(codec)
+        decoder = self._decoder[1]
         try:
             frames = decoder.decode(encoded)
         except av.FFmpegError as exc:

@@ -9,8 +9,7 @@
   packets deep, and a frame only leaves when the next arrives) nor for where it decodes (a
   thread per receiver, woken for every packet). :func:`take_over_receiver` puts the bridge's
   own in their (private) places before the receiver starts: :class:`AudioJitterBuffer` and
-  :class:`InlineDecoding`. :func:`shorten_jitter_buffer` only shortens aiortc's buffer (the
-  test client uses it to listen as a browser does, one packet deep).
+  :class:`InlineDecoding`.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from bridge.webrtc.jitter import AudioJitterBuffer
 
 MAX_SAMPLE_VALUE = 32767
 MIN_AUDIO_LEVEL = -127
-JITTER_PREFETCH = 1
 _ORIGINAL = rtp.compute_audio_level_dbov
 
 
@@ -49,18 +47,6 @@ def install() -> None:
 def original() -> object:
     """aiortc's own function (for the test that compares the two)."""
     return _ORIGINAL
-
-
-def shorten_jitter_buffer(receiver: Any, prefetch: int = JITTER_PREFETCH) -> bool:
-    """Set an audio receiver's jitter-buffer depth (aiortc has no API for it: the buffer is a
-    private attribute, so this checks what it finds and leaves anything else alone)."""
-    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
-    if receiver.track is None or receiver.track.kind != "audio":
-        return False
-    if not isinstance(buffer, JitterBuffer) or not hasattr(buffer, "_prefetch"):
-        return False
-    buffer._prefetch = prefetch
-    return True
 
 
 _PRIVATE = "_RTCRtpReceiver__"
