@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     tts_workers: int = Field(default=1, ge=1, le=64)
     tts_cpu_threads: int = Field(default=0, ge=0)
     tts_device: Literal["auto", "cpu", "cuda"] = "auto"  # Piper on onnxruntime's CUDA provider
+    inference_nice: int = Field(default=10, ge=0, le=19)  # model threads below the event loop
 
     # LLM (any OpenAI-compatible chat completions endpoint, or canned replies offline)
     llm_backend: Literal["openai", "canned"] = "openai"

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bridge.bench.stages import stage_latencies
 from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
 from bridge.caller.dial import dial_websocket
 from bridge.caller.wires import twilio_wire
@@ -64,6 +65,7 @@ class BenchResult:
     wall_s: float = 0.0
     media_only: bool = False
     transport: str = "twilio"
+    stages: dict[str, Any] = field(default_factory=dict)  # the bridge's /metrics, this run's
 
     def summary(self) -> dict[str, Any]:
         gaps = sorted(self.turn_gaps_ms)
@@ -99,6 +101,9 @@ class BenchResult:
             else None,
             "peak_rss_mb": self.peak_rss_mb,
             "wall_s": round(self.wall_s, 1),
+        } | {  # where a turn's time went inside the bridge (its own turn gap, then stages)
+            f"bridge_{stage}_mean_ms": self.stages.get(stage, {}).get("mean_ms")
+            for stage in ("turn_gap", "stt", "tts_first_audio")
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -111,6 +116,16 @@ def _pct(values: list[float], pct: int) -> float | None:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+async def _scrape_metrics(target: str) -> str | None:
+    """The bridge's ``/metrics`` body; None where it has none (metrics turned off)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        try:
+            reply = await http.get(f"{target}/metrics")
+        except httpx.HTTPError:
+            return None
+    return reply.text if reply.status_code == 200 else None
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -277,12 +292,15 @@ async def run_bench(
             target = url
         cpu_before = _proc_cpu_s(pid) if pid else None
         roles_before = _proc_cpu_s_by_role(pid) if pid else {}
+        metrics_before = await _scrape_metrics(target)
         started = time.monotonic()
         one_call = functools.partial(_one_webrtc_call, env=env) if webrtc else _one_call
         outcomes = await asyncio.gather(
             *(one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
         )
         result.wall_s = time.monotonic() - started
+        if metrics_before is not None and (metrics_after := await _scrape_metrics(target)):
+            result.stages = stage_latencies(metrics_before, metrics_after)
         if pid is not None and cpu_before is not None:
             result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
             result.cpu_s_by_role = {

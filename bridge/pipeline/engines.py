@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config import Settings
 from bridge.pipeline.canned_llm import CannedLLM
-from bridge.pipeline.cpu import linux_libc_function
+from bridge.pipeline.cpu import linux_libc_function, set_model_nice
 from bridge.pipeline.llm import ChatLLM
 from bridge.pipeline.onnx import DeviceError, resolve_onnx_device
 from bridge.pipeline.stt import (
@@ -171,4 +172,15 @@ def warm_up(engines: Engines) -> None:
 
 
 async def load_engines_async(settings: Settings) -> Engines:
-    return await asyncio.to_thread(load_engines, settings)
+    """Load on a thread of its own, at the models' priority (:mod:`bridge.pipeline.cpu`), so
+    what the libraries start while loading runs at it too."""
+
+    def load() -> Engines:
+        set_model_nice(settings.inference_nice)
+        return load_engines(settings)
+
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(loader, load)
+    finally:
+        loader.shutdown(wait=False)  # its only job is done (or abandoned)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.audio.convert import pcm16_floats
-from bridge.pipeline.cpu import name_thread, threads_named, threads_per_run
+from bridge.pipeline.cpu import model_thread, threads_named, threads_per_run
 from bridge.pipeline.short_audio import transcribe_short
 
 SAMPLE_RATE = 16_000
@@ -156,7 +156,7 @@ class SpeechToText:
         self._executor = ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="stt",
-            initializer=name_thread,
+            initializer=model_thread,
             initargs=("stt",),
         )
 

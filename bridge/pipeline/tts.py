@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bridge.pipeline.cpu import name_thread, threads_per_run
+from bridge.pipeline.cpu import model_thread, threads_per_run
 from bridge.pipeline.onnx import resolve_onnx_device, session_on
 from bridge.pipeline.text import split_sentences
 
@@ -97,7 +97,7 @@ class _ClauseSynthesizer:
         self._executor = ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="tts",
-            initializer=name_thread,
+            initializer=model_thread,
             initargs=("tts",),
         )
         self.cache = ClauseCache()

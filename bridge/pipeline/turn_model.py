@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from bridge.audio import StreamResampler
 from bridge.audio.convert import pcm16_floats
-from bridge.pipeline.cpu import name_thread
+from bridge.pipeline.cpu import model_thread
 
 MODEL_RATE = 16_000
 WINDOW_S = 8  # the model sees at most the last 8 s
@@ -72,7 +72,7 @@ class SmartTurn:
         )
         self._features = FeatureExtractor(chunk_length=WINDOW_S)
         self.executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="turn", initializer=name_thread, initargs=("turn",)
+            max_workers=1, thread_name_prefix="turn", initializer=model_thread, initargs=("turn",)
         )
         self.last_run_s = 0.0  # how long the latest decision took (for logs and the bench)
 

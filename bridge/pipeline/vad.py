@@ -59,6 +59,8 @@ class SileroVad:
     def __init__(self, path: Path | None = None) -> None:
         # One small LSTM step per 32 ms: extra threads only add scheduling cost.
         self._session = cpu_session(path or bundled_model_path(), threads=1)
+        # At the event loop's priority, unlike the other models (bridge.pipeline.cpu): it is
+        # small, and a barge-in waits for it.
         self.executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="vad", initializer=name_thread, initargs=("vad",)
         )

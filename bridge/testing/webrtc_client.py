@@ -22,14 +22,15 @@ from aiortc.mediastreams import MediaStreamTrack
 from bridge.webrtc.compat import take_over_receiver
 from bridge.webrtc.inbound import consume
 from bridge.webrtc.outbound import PacedAudioTrack
-from bridge.webrtc.sdp import strip_candidates
+from bridge.webrtc.sdp import sent_audio_codec, strip_candidates
 
 
 class WebRTCClient:
     def __init__(self, *, rate: int = 48_000, at_arrival: bool = False) -> None:
-        """``at_arrival``: take each packet as it arrives, through the bridge's own receive
-        path, as the phone bench's callers take their carrier's frames (by default aiortc's
-        receive path, with its four-packet jitter buffer)."""
+        """``at_arrival``: run the bridge's own media path both ways, as the phone bench's
+        callers take their carrier's frames: take each packet as it arrives and encode the
+        microphone on the loop (by default aiortc's, with its four-packet jitter buffer and its
+        encoder on a worker thread)."""
         self.pc = RTCPeerConnection()  # no ICE servers: loopback only
         self.mic = PacedAudioTrack()
         self.pc.addTrack(self.mic)
@@ -80,6 +81,9 @@ class WebRTCClient:
         for receiver in self.pc.getReceivers():
             if self._at_arrival and not take_over_receiver(receiver):
                 raise RuntimeError("the receiver started before its receive path was set")
+        codec = sent_audio_codec(answer)
+        if self._at_arrival and codec is not None:
+            self.mic.encode_as(codec)
         opened = asyncio.Event()
         if self.channel.readyState == "open":
             opened.set()
