@@ -31,6 +31,7 @@ from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
 from bridge.caller.dial import dial_websocket
 from bridge.caller.wires import twilio_wire
 from bridge.config import Settings
+from bridge.pipeline.engines import freeze_long_lived_objects
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import free_port, serve_app
 
@@ -272,6 +273,7 @@ async def run_bench(
     result = BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s))
     result.transport = "webrtc" if webrtc else "twilio"
     _shared_tts()
+    freeze_long_lived_objects()  # the callers' loop, like the bridge's, skips the voice in a GC
     async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:
         pid = None
         if url is None:

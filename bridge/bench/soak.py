@@ -40,6 +40,7 @@ from bridge.bench.run import ANSWER, QUESTIONS, _shared_tts, hold_music_dialplan
 from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
 from bridge.caller.dial import dial_websocket
 from bridge.caller.wires import twilio_wire
+from bridge.pipeline.engines import freeze_long_lived_objects
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import serve_app
 
@@ -304,6 +305,7 @@ async def run_soak(
     llm = ScriptedLLM(rules=[Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))])
     result = SoakResult(minutes, calls, media_calls, warmup_s(minutes))
     _shared_tts()
+    freeze_long_lived_objects()  # the callers' loop, like the bridge's, skips the voice in a GC
     with tempfile.TemporaryDirectory() as folder:
         plans = Path(folder) / "dialplans"
         plans.mkdir()

@@ -1,8 +1,10 @@
-"""The loaded models run below the event loop's priority; the VAD and the loop do not."""
+"""Loading the engines for a server: the models run below the event loop's priority (the VAD
+and the loop do not), and what loading left is frozen out of the garbage collector."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from pathlib import Path
@@ -30,12 +32,15 @@ def _nice_by_thread_name() -> dict[str, set[int]]:
     return by_name
 
 
-async def test_model_threads_run_at_the_inference_nice_and_the_loop_and_vad_do_not(
+async def test_loading_lowers_the_models_priority_and_freezes_what_it_left(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("bridge.pipeline.cpu._model_nice", 0)  # restored for later tests
     loop_nice = os.getpriority(os.PRIO_PROCESS, 0)
     engines = await load_engines_async(Settings(api_keys=[], inference_nice=9))
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()  # the rest of the suite's objects are collected as usual
+    assert frozen > 10_000  # the models' and modules' objects: a full collection skips them
     try:
         # Each engine's worker threads start on first use.
         await engines.stt.transcribe(bytes(32_000))
