@@ -44,6 +44,7 @@ from bridge.pipeline.engines import freeze_long_lived_objects
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import serve_app
 
+ORDER_STRIDE = 389  # prime to 900: the answers' order numbers visit every one of 100-999
 MEDIA_CALL_S = 20.0  # each media-only call listens to this much hold music, then redials
 SETTLE_S = 30.0  # how long the bridge gets to release everything once the calls end
 LAG_PROBE_S = 0.02  # this process's loop-lag probe: one caller tick
@@ -255,9 +256,13 @@ def _tally(result: SoakResult, outcome: tuple[Any, int], media: bool) -> None:
             result.unanswered += report.latency_ms is None
 
 
-async def _caller(url: str, index: int, media: bool, until: float, result: SoakResult) -> None:
-    """Call, hang up, call again, until ``until`` (monotonic)."""
+async def _caller(
+    url: str, index: int, media: bool, until: float, result: SoakResult, delay_s: float = 0.0
+) -> None:
+    """Call, hang up, call again, until ``until`` (monotonic); the first call after
+    ``delay_s``."""
     parameters = {"From": f"+1555{index:07d}"} | ({"soak": "media"} if media else {})
+    await asyncio.sleep(delay_s)
     for turn in itertools.count():
         if time.monotonic() >= until:
             return
@@ -301,7 +306,11 @@ async def _settle(http: httpx.AsyncClient, url: str, started: float, idle: Sampl
 async def run_soak(
     *, minutes: float, calls: int = 10, media_calls: int = 50, sample_s: float = 5.0
 ) -> SoakResult:
-    answers = itertools.count(100)
+    # Each answer's order number is fresh (no clause is in the speech cache), and they come
+    # in an order that mixes short and long spellings ("one hundred", "seven hundred and
+    # seventy-seven") from the start: counting up, the longest clause yet came late in the run
+    # and grew the voice's memory arena then, after the warm-up.
+    answers = (100 + (k * ORDER_STRIDE) % 900 for k in itertools.count())
     llm = ScriptedLLM(rules=[Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))])
     result = SoakResult(minutes, calls, media_calls, warmup_s(minutes))
     _shared_tts()
@@ -332,8 +341,11 @@ async def run_soak(
             result.load_average.append(round(os.getloadavg()[0], 2))
             started = time.monotonic()
             until = started + minutes * 60
+            # Calls arrive spread over one media call's length, as on a real line: dialled all
+            # at once, the 50 media calls would hang up and redial together every 20 s.
+            spread = MEDIA_CALL_S / (calls + media_calls)
             callers = [
-                asyncio.create_task(_caller(url, i, i >= calls, until, result))
+                asyncio.create_task(_caller(url, i, i >= calls, until, result, i * spread))
                 for i in range(calls + media_calls)
             ]
             while time.monotonic() < until:
