@@ -308,8 +308,8 @@ async def run_soak(
 ) -> SoakResult:
     # Each answer's order number is fresh (no clause is in the speech cache), and they come
     # in an order that mixes short and long spellings ("one hundred", "seven hundred and
-    # seventy-seven") from the start: counting up, the longest clause yet came late in the run
-    # and grew the voice's memory arena then, after the warm-up.
+    # seventy-seven") from the start, so the warm-up sees clauses as long as the rest of the
+    # run does (counting up, they grew longer all the way).
     answers = (100 + (k * ORDER_STRIDE) % 900 for k in itertools.count())
     llm = ScriptedLLM(rules=[Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))])
     result = SoakResult(minutes, calls, media_calls, warmup_s(minutes))
