@@ -36,6 +36,10 @@ def test_two_calls_two_turns_report_every_figure(
         assert isinstance(summary[key], float), key
         assert summary[key] > 0, key
     assert summary["late_frames"] >= 0
+    # The bridge's own view of the same turns, from its /metrics: inside the callers' gaps.
+    assert 0 < summary["bridge_gap_mean_ms"] < summary["turn_gap_max_ms"]
+    assert 0 < summary["bridge_stt_mean_ms"] < summary["bridge_gap_mean_ms"]
+    assert 0 < summary["bridge_tts_first_ms"] < summary["bridge_gap_mean_ms"]
     # Each engine's threads are named, so the CPU splits by role; the parts make the whole.
     roles = summary["cpu_share_by_role"]
     assert {"event_loop", "stt", "tts", "vad"} <= roles.keys()
