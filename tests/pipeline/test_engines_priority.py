@@ -20,9 +20,17 @@ pytestmark = [
 ]
 
 
-def _nice_by_thread_name() -> dict[str, set[int]]:
+def _threads() -> set[str]:
+    return {task.name for task in Path("/proc/self/task").iterdir()}
+
+
+def _nice_by_thread_name(skip: set[str]) -> dict[str, set[int]]:
+    """Nice values by thread name, of the threads not in ``skip`` (other tests' engines live
+    on in this process, at their own priority)."""
     by_name: dict[str, set[int]] = {}
     for task in Path("/proc/self/task").iterdir():
+        if task.name in skip:
+            continue
         try:
             name = (task / "comm").read_text().strip()
             nice = os.getpriority(os.PRIO_PROCESS, int(task.name))
@@ -37,6 +45,7 @@ async def test_loading_lowers_the_models_priority_and_freezes_what_it_left(
 ) -> None:
     monkeypatch.setattr("bridge.pipeline.cpu._model_nice", 0)  # restored for later tests
     loop_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    earlier = _threads()
     engines = await load_engines_async(Settings(api_keys=[], inference_nice=9))
     frozen = gc.get_freeze_count()
     gc.unfreeze()  # the rest of the suite's objects are collected as usual
@@ -49,7 +58,7 @@ async def test_loading_lowers_the_models_priority_and_freezes_what_it_left(
         assert engines.turn is not None
         await engines.turn.complete_probability(bytes(32_000), 16_000)
         await asyncio.get_running_loop().run_in_executor(engines.vad.executor, lambda: None)
-        threads = _nice_by_thread_name()
+        threads = _nice_by_thread_name(skip=earlier)
         for model in ("stt", "tts", "turn"):
             assert threads[model] == {9}, (model, threads)
         assert threads["vad"] == {loop_nice}
