@@ -78,12 +78,12 @@ class WebRTCClient:
         """Post the offer through ``post`` (which returns the answer) and wait for the channel."""
         answer = await post(await self.offer(strip=strip))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        for receiver in self.pc.getReceivers():
-            if self._at_arrival and not take_over_receiver(receiver):
-                raise RuntimeError("the receiver started before its receive path was set")
-        codec = sent_audio_codec(answer)
-        if self._at_arrival and codec is not None:
-            self.mic.encode_as(codec)
+        if self._at_arrival:
+            for receiver in self.pc.getReceivers():
+                if not take_over_receiver(receiver):
+                    raise RuntimeError("the receiver started before its receive path was set")
+            if (codec := sent_audio_codec(answer)) is not None:
+                self.mic.encode_as(codec)
         opened = asyncio.Event()
         if self.channel.readyState == "open":
             opened.set()
