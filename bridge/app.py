@@ -28,6 +28,7 @@ from bridge.pipeline.engines import Engines, load_engines_async
 from bridge.realtime.auth import credential_from
 from bridge.runtime import Runtime, runtime_of
 from bridge.sip.server import SipServer
+from bridge.stalls import StallWatch
 
 log = get_logger("bridge.app")
 
@@ -111,7 +112,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start_loading()
         llm_check = asyncio.create_task(runtime.check_llm())
-        loop_probe = asyncio.create_task(runtime.metrics.watch_loop())
+        background = [llm_check, asyncio.create_task(runtime.metrics.watch_loop())]
+        if settings.loop_stall_ms:
+            background.append(asyncio.create_task(StallWatch(settings.loop_stall_ms / 1000).run()))
         audiosocket = None
         if settings.audiosocket_port is not None:
             audiosocket = await start_audiosocket_server(
@@ -127,7 +130,7 @@ def create_app(
         finally:
             await end_softphone_calls(app)
             await runtime.webrtc.close_all()
-            for task in (llm_check, loop_probe):
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

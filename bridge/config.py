@@ -188,9 +188,9 @@ class Settings(BaseSettings):
         "Sorry, this line has to close now for maintenance. Please call again. Goodbye."
     )
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
-    # OpenTelemetry traces (the `tracing` extra): the OTLP/HTTP collector's base URL
-    # (http://collector:4318); empty: no tracing. OTEL_* variables tune the exporter.
+    # OpenTelemetry (`tracing` extra): OTLP/HTTP base URL (http://collector:4318); empty: off.
     otlp_endpoint: str = ""
+    loop_stall_ms: int = Field(default=0, ge=0, le=60_000)  # log the loop's stack past this
     # Deepest nesting of arrays/objects in a realtime message or a client-secrets / SIP-call
     # request body; deeper text is refused before parsing (it would exhaust the stack).
     max_json_depth: int = Field(default=64, ge=8, le=200)

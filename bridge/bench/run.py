@@ -21,7 +21,7 @@ import wave
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import numpy as np
@@ -187,11 +187,16 @@ def hold_music_dialplan(folder: Path, seconds: float) -> Path:
     return dialplan
 
 
+def _log_file(log: Path | None) -> IO[bytes]:
+    return open(log or os.devnull, "wb")  # the child keeps its own copy of the descriptor
+
+
 @contextlib.asynccontextmanager
 async def local_bridge(
-    llm_url: str, extra_env: dict[str, str]
+    llm_url: str, extra_env: dict[str, str], log: Path | None = None
 ) -> AsyncIterator[tuple[str, int, float]]:
-    """Start ``bridge serve`` on a free port; yield (base URL, pid, seconds until ready)."""
+    """Start ``bridge serve`` on a free port; yield (base URL, pid, seconds until ready).
+    ``log``: a file for its log (else it is discarded)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "OPENAI_"))}
     env |= {
@@ -203,10 +208,11 @@ async def local_bridge(
         **extra_env,
     }
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge", "serve", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    with _log_file(log) as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge", "serve", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http, asyncio.timeout(120):

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ MEDIA_CALL_S = 20.0  # each media-only call listens to this much hold music, the
 SETTLE_S = 30.0  # how long the bridge gets to release everything once the calls end
 LAG_PROBE_S = 0.02  # this process's loop-lag probe: one caller tick
 LAG_REPORTED_S = 0.05  # loop lag above this is counted (the bridge's probe has a bucket here)
+STALL_LOGGED_MS = 50  # the bridge logs each loop stall longer than this, with its stack
 MEMORY_FIGURES = ("anon_mb", "malloc_in_use_mb", "malloc_free_mb", "python_blocks", "traced_mb")
 
 
@@ -114,6 +117,7 @@ class SoakResult:
     missed_samples: int = 0  # /v1/status polls that timed out under load
     bench_lag: LoopLag = field(default_factory=LoopLag)
     load_average: list[float] = field(default_factory=list)  # 1-minute, at start and at end
+    stalls: list[dict[str, Any]] = field(default_factory=list)  # the bridge's, under load
 
     def summary(self) -> dict[str, Any]:
         # Growth is measured over the load: from the end of the warm-up to the last sample
@@ -142,6 +146,7 @@ class SoakResult:
             "bridge_loop_lag_over_50ms": last.lag_over - first.lag_over if first and last else None,
             "bridge_loop_lag_max_ms": round(1000 * last.lag_max_s) if last else None,
             **self._loop_thread(first, last),
+            "bridge_loop_stalls": len(self.stalls),
             "bench_loop_lag_over_50ms": self.bench_lag.over,
             "bench_loop_lag_max_ms": round(1000 * self.bench_lag.max_s),
             "rss_after_warmup_mb": start.rss_mb if start else None,
@@ -191,6 +196,24 @@ def _growth(start: Sample | None, end: Sample | None, name: str) -> float | None
     if start is None or end is None or name not in start.memory or name not in end.memory:
         return None
     return round(end.memory[name] - start.memory[name], 1)
+
+
+def stalls_logged(log: Path, since: float) -> list[dict[str, Any]]:
+    """The bridge's ``event_loop_stalled`` lines (JSON) logged after ``since`` (epoch s),
+    each with ``at_s``: seconds after ``since``."""
+    stalls = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("event") != "event_loop_stalled":
+            continue
+        at = datetime.fromisoformat(entry["timestamp"]).timestamp() - since
+        if at >= 0:
+            fields = ("stalled_ms", "running_ms", "waiting_for_cpu_ms", "off_cpu_ms", "stack")
+            stalls.append({"at_s": round(at, 1)} | {k: entry.get(k) for k in fields})
+    return stalls
 
 
 def warmup_s(minutes: float) -> float:
@@ -324,10 +347,13 @@ async def run_soak(
             "BRIDGE_MAX_SESSIONS": str(max(100, 2 * (calls + media_calls))),
             "BRIDGE_DIALPLANS_DIR": str(plans),
             "BRIDGE_LOG_TRANSCRIPTS": "false",
+            "BRIDGE_LOG_FORMAT": "json",
+            "BRIDGE_LOOP_STALL_MS": str(STALL_LOGGED_MS),
         }
+        log = Path(folder) / "bridge.log"
         async with (
             serve_app(llm.app()) as llm_url,
-            local_bridge(llm_url, env) as (url, _pid, _ready_s),
+            local_bridge(llm_url, env, log) as (url, _pid, _ready_s),
             httpx.AsyncClient(timeout=10) as http,
         ):
             started = time.monotonic()
@@ -339,7 +365,7 @@ async def run_soak(
             idle = result.idle = await _idle(http, url, started)
             lag_probe = asyncio.create_task(result.bench_lag.watch())
             result.load_average.append(round(os.getloadavg()[0], 2))
-            started = time.monotonic()
+            started, load_started = time.monotonic(), time.time()
             until = started + minutes * 60
             # Calls arrive spread over one media call's length, as on a real line: dialled all
             # at once, the 50 media calls would hang up and redial together every 20 s.
@@ -359,4 +385,5 @@ async def run_soak(
             lag_probe.cancel()
             result.load_average.append(round(os.getloadavg()[0], 2))
             result.after = await _settle(http, url, started, idle)
+        result.stalls = stalls_logged(log, load_started)
     return result

@@ -214,7 +214,9 @@ class PiperTTS(_ClauseSynthesizer):
             # between runs, and opening a second would load the model twice (2+ s).
             self._voice = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
-                session=session_on(model, threads_per_run(cpu_threads), self.device),
+                session=session_on(
+                    model, threads_per_run(cpu_threads), self.device, shapes_vary=True
+                ),
                 espeak_data_dir=Path(ESPEAK_DATA_DIR),
                 download_dir=Path.cwd(),
             )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from bridge.pipeline.onnx import cpu_session_options
 from bridge.pipeline.tts import (
     BUNDLED_VOICE,
     OpenAISpeechTTS,
@@ -50,6 +51,13 @@ async def test_piper_does_not_block_the_event_loop(piper: PiperTTS) -> None:
     spoken_s = len(audio) / 2 / piper.sample_rate
     assert spoken_s > 1.5
     assert ticks >= 5  # the loop kept running while Piper worked
+
+
+def test_the_voice_keeps_no_memory_pattern_per_clause_shape(piper: PiperTTS) -> None:
+    # Every clause has a new input shape; a pattern kept for each grew the process's memory
+    # at random times through a soak (see bridge.pipeline.onnx.cpu_session_options).
+    assert piper._voice.session.get_session_options().enable_mem_pattern is False
+    assert cpu_session_options(1).enable_mem_pattern is True  # fixed shapes (VAD) keep it
 
 
 def test_unknown_voice_and_backend_are_clear_errors(tmp_path) -> None:
