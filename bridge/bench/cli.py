@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge.bench.png import histogram_png
 from bridge.bench.ramp import ramp_table, run_ramp
-from bridge.bench.run import BenchResult, run_bench
+from bridge.bench.run import BenchResult, run_transports
 from bridge.bench.soak import SoakResult, run_soak
 from bridge.bench.stt_throughput import run_stt_throughput
 from bridge.bench.turn_run import EAGERNESS, TurnBenchResult, TurnDetection, run_turn_bench
@@ -98,8 +98,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--webrtc", action="store_true",
-        help="also bench /v1/realtime calls over WebRTC (aiortc callers) after the Twilio "
-        "calls, each on a fresh bridge, and print both side by side",
+        help="also bench /v1/realtime calls over WebRTC (aiortc callers), --calls of each, "
+        "and print both side by side: together on one bridge (turns compared under the same "
+        "load), or with --media-only one transport after the other (CPU per call of each)",
     )  # fmt: skip
     turns = parser.add_argument_group("turn-taking (--turn-taking)")
     turns.add_argument(
@@ -230,19 +231,24 @@ def run_bench_command(args: argparse.Namespace, settings: Any = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(soak.to_json(), indent=2))
         return 0 if soak.back_to_idle and not soak.late_frames else 1
+    runs: list[tuple[str, ...]] = [("twilio",)]
+    if getattr(args, "webrtc", False):
+        # Turns are compared under the same load; the media path's CPU, one transport at a time.
+        runs = [("twilio",), ("webrtc",)] if args.media_only else [("twilio", "webrtc")]
     results = [
-        run(
-            run_bench(
+        result
+        for transports in runs
+        for result in run(
+            run_transports(
+                transports=transports,
                 calls=calls,
                 turns=args.turns,
                 url=args.url,
                 barge_in=not args.no_barge_in and not args.media_only,
                 media_only_s=args.media_only,
-                webrtc=webrtc,
                 env=env,
             )
         )
-        for webrtc in ((False, True) if getattr(args, "webrtc", False) else (False,))
     ]
     if len(results) > 1:
         print(side_by_side(results))

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +36,7 @@ from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import free_port, serve_app
 
 DEFAULT_MAX_SESSIONS = Settings.model_fields["max_calls"].default
+TOGETHER_STAGGER_S = 2.0  # between call starts when transports are compared in one run
 QUESTIONS = (
     "What time do you open tomorrow morning?",
     "Can I change the delivery address for my order?",
@@ -75,6 +76,11 @@ class BenchResult:
     media_only: bool = False
     transport: str = "twilio"
     stages: dict[str, Any] = field(default_factory=dict)  # the bridge's /metrics, this run's
+    run_calls: int = 0  # every call of the run (other transports' too): what the CPU served
+
+    @property
+    def served(self) -> int:
+        return self.run_calls or self.calls
 
     def summary(self) -> dict[str, Any]:
         gaps = sorted(self.turn_gaps_ms)
@@ -94,16 +100,20 @@ class BenchResult:
             "agent_audio_s": round(self.agent_audio_s, 1),
             "cold_start_s": self.cold_start_s,
             "server_cpu_s": self.cpu_s,
-            "cpu_s_per_call": self.cpu_s / self.calls if self.cpu_s is not None else None,
-            "cpu_s_per_turn": self.cpu_s / max(1, len(gaps)) if self.cpu_s is not None else None,
+            "cpu_s_per_call": self.cpu_s / self.served if self.cpu_s is not None else None,
+            "cpu_s_per_turn": (  # other transports' turns shared the CPU: not this column's
+                self.cpu_s / max(1, len(gaps))
+                if self.cpu_s is not None and self.served == self.calls
+                else None
+            ),
             "cpu_share_per_call": (
-                self.cpu_s / self.calls / self.wall_s
+                self.cpu_s / self.served / self.wall_s
                 if self.cpu_s is not None and self.wall_s
                 else None
             ),
             # Share of a core per call, by the threads that spent it.
             "cpu_share_by_role": {
-                role: round(seconds / self.calls / self.wall_s, 4)
+                role: round(seconds / self.served / self.wall_s, 4)
                 for role, seconds in sorted(self.cpu_s_by_role.items())
             }
             if self.wall_s
@@ -280,60 +290,97 @@ async def run_bench(
     media_only_s: float = 0.0, env: dict[str, str] | None = None, webrtc: bool = False,
 ) -> BenchResult:  # fmt: skip
     """``webrtc``: the calls are /v1/realtime calls over WebRTC instead of Twilio calls."""
+    (result,) = await run_transports(
+        transports=("webrtc",) if webrtc else ("twilio",), calls=calls, turns=turns, url=url,
+        barge_in=barge_in, media_only_s=media_only_s, env=env,
+    )  # fmt: skip
+    return result
+
+
+async def run_transports(
+    *, transports: tuple[str, ...], calls: int = 4, turns: int = 5, url: str | None = None,
+    barge_in: bool = True, media_only_s: float = 0.0, env: dict[str, str] | None = None,
+) -> list[BenchResult]:  # fmt: skip
+    """``calls`` calls of each transport (``twilio``, ``webrtc``), all on one bridge at once;
+    a result per transport. With more than one, the transports are compared under the same
+    load, and the call starts are staggered (TOGETHER_STAGGER_S) so that twin calls do not end
+    their turns together and queue for the models in the same order every time; the server's
+    figures (CPU, memory, its own stages) are the whole run's, in every column."""
     answers = itertools.count(100)
     fresh = Rule(r".", lambda _: Reply(ANSWER.format(n=next(answers))))
     llm = ScriptedLLM(rules=[Rule(r"story", Reply(STORY)), fresh])
-    result = BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s))
-    result.transport = "webrtc" if webrtc else "twilio"
+    results = {
+        name: BenchResult(calls=calls, turns=turns, media_only=bool(media_only_s), transport=name)
+        for name in transports
+    }
+    everyone = calls * len(transports)
     _shared_tts()
     freeze_long_lived_objects()  # the callers' loop, like the bridge's, skips the voice in a GC
     async with serve_app(llm.app()) as llm_url, contextlib.AsyncExitStack() as stack:
-        pid = None
+        pid, cold_start_s = None, None
         if url is None:
             env = dict(env or {})
             # The bridge refuses calls beyond BRIDGE_MAX_CALLS (100 by default): never the
             # bench's own.
             asked = env.pop("BRIDGE_MAX_SESSIONS", None)  # the older name
             asked = env.get("BRIDGE_MAX_CALLS", asked)
-            cap = max(calls, int(asked or DEFAULT_MAX_SESSIONS))
+            cap = max(everyone, int(asked or DEFAULT_MAX_SESSIONS))
             env["BRIDGE_MAX_CALLS"] = str(cap)
             if media_only_s:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 env["BRIDGE_DEFAULT_DIALPLAN"] = str(hold_music_dialplan(folder, media_only_s))
-            target, pid, result.cold_start_s = await stack.enter_async_context(
-                local_bridge(llm_url, env)
-            )
+            target, pid, cold_start_s = await stack.enter_async_context(local_bridge(llm_url, env))
         else:
             target = url
         cpu_before = _proc_cpu_s(pid) if pid else None
         roles_before = _proc_cpu_s_by_role(pid) if pid else {}
         metrics_before = await _scrape_metrics(target)
+        callers: dict[str, Callable[..., Awaitable[tuple[list[Any], int]]]] = {
+            "twilio": _one_call,
+            "webrtc": functools.partial(_one_webrtc_call, env=env),
+        }
+        stagger_s = TOGETHER_STAGGER_S if len(transports) > 1 and not media_only_s else 0.0
+        placed = [(name, i) for i in range(calls) for name in transports]  # interleaved
+
+        async def place(order: int, name: str, index: int) -> tuple[list[Any], int]:
+            await asyncio.sleep(order * stagger_s)
+            return await callers[name](target, turns, index, barge_in, media_only_s)
+
         started = time.monotonic()
-        one_call = functools.partial(_one_webrtc_call, env=env) if webrtc else _one_call
         outcomes = await asyncio.gather(
-            *(one_call(target, turns, i, barge_in, media_only_s) for i in range(calls))
+            *(place(order, name, i) for order, (name, i) in enumerate(placed))
         )
-        result.wall_s = time.monotonic() - started
+        wall_s = time.monotonic() - started
+        stages: dict[str, Any] = {}
         if metrics_before is not None and (metrics_after := await _scrape_metrics(target)):
-            result.stages = stage_latencies(metrics_before, metrics_after)
+            stages = stage_latencies(metrics_before, metrics_after)
+        for result in results.values():
+            result.wall_s, result.cold_start_s, result.stages = wall_s, cold_start_s, stages
+            result.run_calls = everyone
         if pid is not None and cpu_before is not None:
-            result.cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
-            result.cpu_s_by_role = {
+            cpu_s = round(_proc_cpu_s(pid) - cpu_before, 2)
+            by_role = {
                 role: round(seconds - roles_before.get(role, 0.0), 2)
                 for role, seconds in _proc_cpu_s_by_role(pid).items()
             }
-            result.peak_rss_mb = round(_proc_peak_rss_mb(pid), 1)
-    for reports, underruns in outcomes:
-        result.underruns += underruns
-        for report in reports:
-            result.agent_audio_s += len(report.heard_pcm) / 16_000  # 8 kHz 16-bit
-            if report.clear_ms is not None:
-                result.barge_in_ms.append(report.clear_ms)
-            elif report.step.startswith("say") and "long story" not in report.step:
-                if report.latency_ms is None:
-                    result.unanswered += 1
-                else:
-                    result.turn_gaps_ms.append(report.latency_ms)
-                    if report.heard_latency_ms is not None:
-                        result.heard_turn_gaps_ms.append(report.heard_latency_ms)
-    return result
+            for result in results.values():
+                result.cpu_s, result.cpu_s_by_role = cpu_s, by_role
+                result.peak_rss_mb = round(_proc_peak_rss_mb(pid), 1)
+    for (name, _), (reports, underruns) in zip(placed, outcomes, strict=True):
+        _tally(results[name], reports, underruns)
+    return list(results.values())
+
+
+def _tally(result: BenchResult, reports: list[Any], underruns: int) -> None:
+    result.underruns += underruns
+    for report in reports:
+        result.agent_audio_s += len(report.heard_pcm) / 16_000  # 8 kHz 16-bit
+        if report.clear_ms is not None:
+            result.barge_in_ms.append(report.clear_ms)
+        elif report.step.startswith("say") and "long story" not in report.step:
+            if report.latency_ms is None:
+                result.unanswered += 1
+            else:
+                result.turn_gaps_ms.append(report.latency_ms)
+                if report.heard_latency_ms is not None:
+                    result.heard_turn_gaps_ms.append(report.heard_latency_ms)

@@ -14,13 +14,13 @@ def carrier_frames(codec: CarrierCodec, items: list[Outgoing]) -> list[Frame]:
     joined = bytearray()
     for item in items:
         if isinstance(item, AudioFrame) and joins:
-            joined += item.audio
+            joined += item
             continue
         if joined:
             frames += codec.media(bytes(joined))
             joined.clear()
         if isinstance(item, AudioFrame):
-            frames += codec.media(item.audio)
+            frames += codec.media(item)
         else:
             frames += codec.mark(item.name)
     if joined:

@@ -10,7 +10,7 @@ the moment of the clear, which is what the reply must be truncated to.
 from __future__ import annotations
 
 from bridge.audio import Framer
-from bridge.media.pacer import AudioFrame, MarkRequest, Outgoing, Pacer, Playout
+from bridge.media.pacer import MarkRequest, Outgoing, Pacer, Playout
 
 
 class OutboundAudio:
@@ -42,7 +42,7 @@ class OutboundAudio:
         # partial frame still waiting for more audio (it goes out after the mark).
         frames = self._framer.push(audio)
         for frame in frames:
-            self._pacer.push(AudioFrame(frame))
+            self._pacer.push(frame)
         self._sent(sum(map(len, frames)))
 
     def flush(self) -> None:
@@ -50,7 +50,7 @@ class OutboundAudio:
         waiting = self._framer.pending
         tail = self._framer.flush(pad=True)
         if tail:
-            self._pacer.push(AudioFrame(tail))
+            self._pacer.push(tail)
             self._sent(waiting)
 
     def _sent(self, audio_bytes: int) -> None:

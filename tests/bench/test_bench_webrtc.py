@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import RunningBridge
 
-from bridge.bench.cli import side_by_side
+from bridge.bench.cli import run_bench_command, side_by_side
 from bridge.bench.run import BenchResult
 from bridge.bench.webrtc import phone_turn_detection, webrtc_call
 
@@ -60,3 +63,27 @@ def test_the_webrtc_calls_ask_for_the_phone_calls_turn_detection() -> None:
         "prefix_padding_ms": 300,
         "silence_duration_ms": 350,
     }
+
+
+def test_both_transports_run_together_on_one_bridge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --webrtc compares the transports under the same load: one bridge, a call of each.
+    args = argparse.Namespace(
+        calls=1, turns=1, url=None, no_barge_in=True, media_only=0.0, soak=0.0, media_calls=0,
+        turn_taking=False, webrtc=True, json=str(tmp_path / "bench.json"), png=None,
+    )  # fmt: skip
+    assert run_bench_command(args) == 0
+    columns = json.loads((tmp_path / "bench.json").read_text())
+    twilio, webrtc = (column["summary"] for column in columns)
+    assert (twilio["transport"], webrtc["transport"]) == ("twilio", "webrtc")
+    for column in (twilio, webrtc):
+        assert column["turns"] == 1
+        assert column["unanswered_turns"] == 0
+        assert column["turn_gap_p50_ms"] > 0
+        assert column["cpu_s_per_turn"] is None  # the CPU served both columns' turns
+    # One bridge served both: the same server figures, shared over both calls.
+    assert twilio["server_cpu_s"] == webrtc["server_cpu_s"] > 0
+    assert twilio["cpu_s_per_call"] == pytest.approx(twilio["server_cpu_s"] / 2)
+    assert twilio["cold_start_s"] == webrtc["cold_start_s"]
+    assert capsys.readouterr().out.splitlines()[0].split() == ["transport", "twilio", "webrtc"]

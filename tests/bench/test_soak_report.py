@@ -3,9 +3,12 @@ figures that tell a leak from the allocator, late frames split by where they com
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 
-from bridge.bench.soak import Sample, SoakResult, _metrics, slope_per_minute
+from bridge.bench.soak import Sample, SoakResult, _metrics, slope_per_minute, stalls_logged
 
 METRICS = """\
 # HELP bridge_late_frames_total Outbound audio frames sent after the caller's audio ran dry.
@@ -77,3 +80,21 @@ def test_summary_separates_allocator_growth_from_memory_in_use() -> None:
     assert summary["bridge_loop_lag_max_ms"] == 100
     assert summary["bridge_loop_thread_busy"] == 0.5
     assert summary["bridge_loop_thread_waiting_for_cpu"] == 0.25
+
+
+def test_stalls_are_read_from_the_bridges_json_log_after_the_load_began(tmp_path) -> None:
+    log = tmp_path / "bridge.log"
+    stall = {"event": "event_loop_stalled", "stalled_ms": 70, "running_ms": 22,
+             "waiting_for_cpu_ms": 23, "off_cpu_ms": 1, "stack": "vad.py:237 _windows"}  # fmt: skip
+    lines = [
+        json.dumps(stall | {"timestamp": "2026-11-25T01:00:00.000000Z"}),  # the warm-up's
+        "a line that is not JSON (a library printing to stderr)",
+        json.dumps({"event": "call_started", "timestamp": "2026-11-25T01:00:05Z"}),
+        json.dumps(stall | {"timestamp": "2026-11-25T01:00:12.500000Z"}),
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    began = datetime(2026, 11, 25, 1, 0, 2, tzinfo=UTC).timestamp()
+    (found,) = stalls_logged(log, began)
+    assert found == {"at_s": 10.5} | {k: v for k, v in stall.items() if k != "event"}
+    result = SoakResult(minutes=1, calls=1, media_calls=1, warmup_s=20, stalls=[found])
+    assert result.summary()["bridge_loop_stalls"] == 1

@@ -29,7 +29,7 @@ def test_a_mark_follows_only_whole_frames_and_flush_marks_the_tail() -> None:
     tail = out.due(0.0)
     assert [type(item) for item in tail] == [AudioFrame, MarkRequest]
     assert isinstance(tail[0], AudioFrame)
-    assert tail[0].audio == b"\x01" * 80 + PCMU.silence[:80]
+    assert tail[0] == b"\x01" * 80 + PCMU.silence[:80]
     second = tail[-1]
     assert isinstance(second, MarkRequest)
     out.acked(first.name, 1.0)
