@@ -19,6 +19,11 @@ _PHRASE_START = re.compile(
 )
 
 
+# No clause is longer: the voice's working memory is sized at start-up for a clause this long
+# (bridge.pipeline.engines.warm_up), so a longer one would grow the process in mid-call.
+MAX_CLAUSE_CHARS = 100
+
+
 class ClauseSplitter:
     """Feed text deltas; get back clauses that are ready to speak.
 
@@ -26,12 +31,19 @@ class ClauseSplitter:
     long enough to sound natural on its own (shorter for the first clause, so the caller hears
     something quickly). The first clause may also break before a word that opens a phrase
     ("We are open | from nine until five."): synthesis of a long first sentence would otherwise
-    hold back the start of the reply.
+    hold back the start of the reply. Text that runs on past ``max_clause_chars`` without
+    any of these breaks before a phrase, or else between words.
     """
 
-    def __init__(self, first_clause_chars: int = 12, clause_chars: int = 40) -> None:
+    def __init__(
+        self,
+        first_clause_chars: int = 12,
+        clause_chars: int = 40,
+        max_clause_chars: int = MAX_CLAUSE_CHARS,
+    ) -> None:
         self._first_clause_chars = first_clause_chars
         self._clause_chars = clause_chars
+        self._max_clause_chars = max_clause_chars
         self._buffer = ""
         self._emitted = 0
 
@@ -67,6 +79,13 @@ class ClauseSplitter:
             for match in _PHRASE_START.finditer(text):
                 if match.start() >= min_chars - 2 and len(text[: match.start()].split()) >= 3:
                     return match.end()
+        if len(text) > self._max_clause_chars:
+            head = text[: self._max_clause_chars + 1]
+            phrases = [m.end() for m in _PHRASE_START.finditer(head) if m.start() >= min_chars]
+            if phrases:
+                return phrases[-1]
+            space = head.rstrip().rfind(" ")
+            return space + 1 if space > 0 else self._max_clause_chars
         return None
 
     @staticmethod
