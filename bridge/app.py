@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridge.collector import collect_often
 from bridge.config import Settings
 from bridge.doors.admission import RETRY_AFTER_S
 from bridge.doors.audiosocket import start_audiosocket_server
@@ -112,7 +113,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start_loading()
         llm_check = asyncio.create_task(runtime.check_llm())
-        background = [llm_check, asyncio.create_task(runtime.metrics.watch_loop())]
+        background = [
+            llm_check,
+            asyncio.create_task(runtime.metrics.watch_loop()),
+            asyncio.create_task(collect_often(collected=runtime.metrics.full_gc.observe)),
+        ]
         if settings.loop_stall_ms:
             background.append(asyncio.create_task(StallWatch(settings.loop_stall_ms / 1000).run()))
         audiosocket = None

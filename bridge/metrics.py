@@ -96,6 +96,12 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=registry,
         )
+        self.full_gc = Histogram(
+            "bridge_full_gc_seconds",
+            "Full garbage collections (one a second, on the event loop): how long each took.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
         registry.register(_State(admission, models))
         for door in DOORS:
             self.started.labels(door)  # every door shows, at 0, from the first scrape

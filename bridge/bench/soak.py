@@ -350,7 +350,7 @@ async def run_soak(
             "BRIDGE_LOG_FORMAT": "json",
             "BRIDGE_LOOP_STALL_MS": str(STALL_LOGGED_MS),
         }
-        log = Path(folder) / "bridge.log"
+        log = Path(os.environ.get("SOAK_LOG", Path(folder) / "bridge.log"))  # EXPERIMENT
         async with (
             serve_app(llm.app()) as llm_url,
             local_bridge(llm_url, env, log) as (url, _pid, _ready_s),
