@@ -98,7 +98,7 @@ class Metrics:
         )
         self.full_gc = Histogram(
             "bridge_full_gc_seconds",
-            "Full garbage collections (one a second, on the event loop): how long each took.",
+            "Full garbage collections (one every 5 s, on the event loop): how long each took.",
             buckets=LAG_BUCKETS,
             registry=registry,
         )
