@@ -51,7 +51,7 @@ from bridge.upstream.relay import RelayConversation
 log = get_logger("bridge.calls")
 START_TIMEOUT_S = 10.0  # a carrier that never says which call this is gets dropped
 DTMF_SETTLE_S = 1.5  # digits typed within this gap are one entry
-DEFAULT_LEAD_MS = 200  # audio queued at a carrier that buffers (every WebSocket carrier)
+DEFAULT_LEAD_MS = 300  # queued at a carrier that buffers: a 200 ms loop stall is no gap
 URGENT_SEND_TIMEOUT_S = 2.0  # how long a hang-up waits for its frame to be written
 DEFAULT_BURST_MS = 100  # frames sent per wake-up of the sender (see bridge.media.pacer)
 

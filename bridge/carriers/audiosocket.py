@@ -120,6 +120,9 @@ class AudioSocketCodec:
     name = "audiosocket"
     # No acknowledgements: the adapter estimates playout from its own pacing.
     playout_acks: Literal["mark", "none"] = "none"
+    # Asterisk cannot drop audio it was given, so a barge-in still hears what it holds: less
+    # than the carriers that can clear are given.
+    lead_ms = 200
 
     def __init__(self, sample_rate: int = 8000) -> None:
         if sample_rate not in AUDIO_KINDS:
