@@ -42,7 +42,6 @@ from bridge.bench.run import ANSWER, QUESTIONS, _shared_tts, hold_music_dialplan
 from bridge.caller.caller import Listen, Say, SimulatedCaller, Step
 from bridge.caller.dial import dial_websocket
 from bridge.caller.wires import twilio_wire
-from bridge.collector import collect_often
 from bridge.pipeline.engines import freeze_long_lived_objects
 from bridge.testing.llm_server import Reply, Rule, ScriptedLLM
 from bridge.testing.serve import serve_app
@@ -365,7 +364,6 @@ async def run_soak(
             )
             idle = result.idle = await _idle(http, url, started)
             lag_probe = asyncio.create_task(result.bench_lag.watch())
-            collector = asyncio.create_task(collect_often())  # the callers' own, as the bridge
             result.load_average.append(round(os.getloadavg()[0], 2))
             started, load_started = time.monotonic(), time.time()
             until = started + minutes * 60
@@ -385,7 +383,6 @@ async def run_soak(
             await asyncio.gather(*callers)
             result.samples.append(await _status(http, url, started))
             lag_probe.cancel()
-            collector.cancel()
             result.load_average.append(round(os.getloadavg()[0], 2))
             result.after = await _settle(http, url, started, idle)
         result.stalls = stalls_logged(log, load_started)
