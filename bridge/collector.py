@@ -21,6 +21,9 @@ from collections.abc import Callable
 INTERVAL_S = 5.0
 NEVER = 1 << 30  # a full-collection threshold that is never reached
 
+_running = 0  # collectors running in this process (tests run several bridges at once)
+_python_oldest = 0  # Python's own full-collection threshold, given back by the last one
+
 
 async def collect_often(
     interval_s: float = INTERVAL_S, collected: Callable[[float], None] | None = None
@@ -28,7 +31,11 @@ async def collect_often(
     """Until cancelled: a full collection every ``interval_s``, and none in between (the
     younger generations are still collected as Python sees fit). ``collected`` is told how
     long each took."""
+    global _running, _python_oldest
     young, middle, oldest = gc.get_threshold()
+    if _running == 0:
+        _python_oldest = oldest
+    _running += 1
     gc.set_threshold(young, middle, NEVER)
     try:
         while True:
@@ -38,4 +45,7 @@ async def collect_often(
             if collected is not None:
                 collected(time.perf_counter() - started)
     finally:
-        gc.set_threshold(young, middle, oldest)
+        _running -= 1
+        if _running == 0:
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, _python_oldest)

@@ -37,3 +37,17 @@ async def test_garbage_cycles_are_freed_by_the_paced_collection_and_only_by_it()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert gc.get_threshold() == before  # Python's own schedule is back
+
+
+async def test_python_gets_its_schedule_back_when_the_last_of_several_collectors_ends() -> None:
+    before = gc.get_threshold()
+    first = asyncio.create_task(collect_often(60))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(collect_often(60))  # a second bridge in the same process
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    assert gc.get_threshold()[2] == NEVER  # the second still collects on its own schedule
+    second.cancel()
+    await asyncio.gather(second, return_exceptions=True)
+    assert gc.get_threshold() == before

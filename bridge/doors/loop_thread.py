@@ -11,15 +11,15 @@ lag with the thread near 100 % busy is the bridge.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+
+from bridge.stalls import cpu_times
 
 
 def loop_thread_times() -> dict[str, float] | None:
     """Seconds the main thread (where ``bridge serve`` runs its event loop) has run and has
     waited runnable for a CPU; None where schedstat is missing."""
     tid = threading.main_thread().native_id
-    try:
-        ran_ns, waited_ns, _ = Path(f"/proc/self/task/{tid}/schedstat").read_text().split()
-        return {"cpu_s": round(int(ran_ns) / 1e9, 3), "waiting_s": round(int(waited_ns) / 1e9, 3)}
-    except (OSError, ValueError):
+    times = cpu_times(tid) if tid is not None else None
+    if times is None:
         return None
+    return {"cpu_s": round(times.running_s, 3), "waiting_s": round(times.runnable_s, 3)}
